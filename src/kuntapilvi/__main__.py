@@ -1,0 +1,3 @@
+from kuntapilvi.cli import main
+
+main()
