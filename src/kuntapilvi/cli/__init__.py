@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from kuntapilvi.cli import devcloud
+from kuntapilvi.cli.validate import validate_command
 
 app = typer.Typer(
     name="kuntapilvi",
@@ -12,6 +13,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+app.command("validate")(validate_command)
 app.add_typer(devcloud.app, name="devcloud")
 
 

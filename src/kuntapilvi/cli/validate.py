@@ -1,0 +1,63 @@
+"""`kuntapilvi validate`: the catalogue and the stacks, with findings that say how to fix."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from kuntapilvi.cli.common import EXIT_INVALID, EXIT_OK, OutputFormat, boundary, err, out
+from kuntapilvi.project import find_root
+from kuntapilvi.validate import validate
+
+
+@boundary
+def validate_command(
+    stacks: Annotated[
+        list[str] | None, typer.Argument(help="Stack names to check (default: all stacks)")
+    ] = None,
+    output: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="text for people, json for machines")
+    ] = OutputFormat.TEXT,
+    strict: Annotated[bool, typer.Option(help="Treat warnings as errors")] = False,
+) -> None:
+    """Check the catalogue and stack files; every problem names file, line, field and a fix.
+
+    Exit status: 0 valid, 1 errors (or warnings with --strict), 2 the check could not run.
+    """
+    paths = find_root()
+    report = validate(paths, stacks)
+    failed = bool(report.errors) or (strict and bool(report.warnings))
+    if output is OutputFormat.JSON:
+        out.print_json(
+            json.dumps(
+                {
+                    "ok": not failed,
+                    "errors": [f.as_dict() for f in report.errors],
+                    "warnings": [f.as_dict() for f in report.warnings],
+                    "cards": len(report.model.cards),
+                    "stacks": sorted(
+                        [*report.model.tenant_stacks, *report.model.centre_stacks]
+                    ),
+                }
+            )
+        )
+    else:
+        for finding in report.errors:
+            err.print(f"[bold red]error[/] {_escape(finding.render())}")
+        for finding in report.warnings:
+            err.print(f"[yellow]warning[/] {_escape(finding.render())}")
+        n_stacks = len(report.model.tenant_stacks) + len(report.model.centre_stacks)
+        summary = (
+            f"{len(report.model.cards)} cards, {n_stacks} stacks: "
+            f"{len(report.errors)} error(s), {len(report.warnings)} warning(s)"
+        )
+        err.print(("[red]✗[/] " if failed else "[green]✓[/] ") + summary)
+    raise typer.Exit(EXIT_INVALID if failed else EXIT_OK)
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)

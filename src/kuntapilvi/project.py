@@ -1,0 +1,64 @@
+"""Where the project's files are: found from the working directory or KUNTAPILVI_ROOT."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from kuntapilvi.errors import KuntapilviError
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectPaths:
+    root: Path
+
+    @property
+    def catalog(self) -> Path:
+        return self.root / "catalog"
+
+    @property
+    def cards(self) -> Path:
+        return self.root / "catalog" / "cards"
+
+    @property
+    def stacks(self) -> Path:
+        return self.root / "stacks"
+
+    @property
+    def templates(self) -> Path:
+        return self.root / "templates"
+
+    @property
+    def schemas(self) -> Path:
+        return self.root / "schemas"
+
+    @property
+    def state(self) -> Path:
+        return self.root / ".state"
+
+    def display(self, path: Path) -> str:
+        try:
+            return str(path.resolve().relative_to(self.root.resolve()))
+        except ValueError:
+            return str(path)
+
+
+def find_root(start: Path | None = None) -> ProjectPaths:
+    """The nearest folder holding Pulumi.yaml and catalog/, from KUNTAPILVI_ROOT or upwards."""
+    env = os.environ.get("KUNTAPILVI_ROOT")
+    if env:
+        root = Path(env)
+        if not (root / "catalog").is_dir():
+            raise KuntapilviError(
+                f"KUNTAPILVI_ROOT={env} has no catalog/ folder; point it at the project checkout"
+            )
+        return ProjectPaths(root.resolve())
+    here = (start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / "Pulumi.yaml").is_file() and (candidate / "catalog").is_dir():
+            return ProjectPaths(candidate)
+    raise KuntapilviError(
+        f"no kuntapilvi project (Pulumi.yaml and catalog/) in {here} or above; "
+        "run the command inside the checkout or set KUNTAPILVI_ROOT"
+    )
