@@ -34,7 +34,8 @@ def _make(
     severity: Severity, code: str, doc: Document | str, loc: Loc, message: str, fix: str
 ) -> Finding:
     if isinstance(doc, Document):
-        file, line = doc.file, doc.line_of(loc)
+        # An empty document has no nodes; its first line is still the place to look.
+        file, line = doc.file, doc.line_of(loc) or 1
     else:
         file, line = doc, None
     return Finding(severity, code, file, line, dotted(loc), message, fix)
@@ -128,20 +129,46 @@ def _fix_for(err: dict[str, Any], root: type[BaseModel], loc: Loc) -> str:
     return "correct the value as the message says"
 
 
+def _document_loc(raw: Loc, doc: Document, base: Loc) -> Loc:
+    """Pydantic's location minus the union-member tags (e.g. 'list[str]') it inserts.
+
+    A part is kept when it is a real key or index of the document at that point, so a key that
+    merely looks like a tag (say '[') is still shown."""
+    node: Any = doc.data
+    for part in base:
+        node = node.get(part) if isinstance(node, dict) else None
+    kept: list[str | int] = []
+    for part in raw:
+        in_dict = isinstance(node, dict) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if in_dict or in_list:
+            node = node[part]  # type: ignore[index]
+        elif isinstance(part, str) and ("[" in part or part in _TAGS):
+            continue
+        else:
+            node = None
+        kept.append(part)
+    return tuple(kept)
+
+
+_TAGS = frozenset({"str", "int", "float", "bool", "none", "date", "decimal", "list", "dict"})
+
+
 def from_validation_error(
     exc: ValidationError, doc: Document, root: type[BaseModel], base: Loc = ()
 ) -> list[Finding]:
     """One finding per schema error; `base` is where the validated object sits in the file."""
     findings = []
     for err in exc.errors(include_url=False):
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
+        loc = _document_loc(err["loc"], doc, base)
         message = err["msg"]
         if message.startswith("Value error, "):
             message = message.removeprefix("Value error, ")
+        last = loc[-1] if loc else "value"
         if err["type"] == "extra_forbidden":
-            message = f"unknown key '{loc[-1]}'"
+            message = f"unknown key '{last}'"
         elif err["type"] == "missing":
-            message = f"required key '{loc[-1]}' is missing"
+            message = f"required key '{last}' is missing"
         else:
             shown = err.get("input")
             if isinstance(shown, str | int | float) and not isinstance(shown, bool):

@@ -37,9 +37,7 @@ def validate_command(
                     "errors": [f.as_dict() for f in report.errors],
                     "warnings": [f.as_dict() for f in report.warnings],
                     "cards": len(report.model.cards),
-                    "stacks": sorted(
-                        [*report.model.tenant_stacks, *report.model.centre_stacks]
-                    ),
+                    "stacks": sorted([*report.model.tenant_stacks, *report.model.centre_stacks]),
                 }
             )
         )

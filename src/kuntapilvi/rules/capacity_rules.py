@@ -73,11 +73,9 @@ def check(model: Model) -> list[Finding]:
     for use in pool_use(model):
         if use.ratio <= WARN_RATIO:
             continue
-        tenants = sorted(t for t in model.tenants.values() if t.region.id == use.region)
-        biggest = max(
-            (t for t in model.tenants.values() if t.region.id == use.region),
-            key=lambda t: reservations(t)[use.pool],
-        )
+        tenants = [t for t in model.tenants.values() if t.region.id == use.region]
+        # The finding lands on the biggest reserver's file: that is where a change helps most.
+        biggest = max(tenants, key=lambda t: reservations(t)[use.pool])
         stack = model.tenant_stacks[biggest.stack]
         message = (
             f"region {use.region}: tenants reserve {use.reserved} {use.unit} of {use.pool}, the "
