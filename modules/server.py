@@ -1,0 +1,78 @@
+"""One server as a card puts it up: port with security groups, instance, optional data volume.
+
+Shared by the capacity and office families so both build servers the same way."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_openstack as openstack
+
+from kuntapilvi.model import Service, Tenant
+from kuntapilvi.servicecontext import server_name
+from modules.tags import metadata, tags
+
+
+def flavor_name(vcpu: int, ram_gb: int, disk_gb: int) -> str:
+    """Flavors are named by what they mean, so every card size maps to one flavor."""
+    return f"kp-{vcpu}c-{ram_gb}g-{disk_gb}g"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServerInputs:
+    tenant: Tenant
+    service: Service
+    network_id: pulumi.Input[str]
+    subnet_id: pulumi.Input[str]
+    project_id: pulumi.Input[str]
+    security_group_ids: list[pulumi.Input[str]]
+    flavor_id: pulumi.Input[str]
+    image_id: pulumi.Input[str]
+    key_pair: pulumi.Input[str]
+    user_data: str | None
+
+
+@dataclass(frozen=True)
+class BuiltServer:
+    name: str
+    port: openstack.networking.Port
+    instance: openstack.compute.Instance
+
+    @property
+    def address(self) -> pulumi.Output[str]:
+        return self.port.all_fixed_ips.apply(lambda ips: ips[0] if ips else "")
+
+
+def build_server(
+    prefix: str,
+    inputs: ServerInputs,
+    admin: pulumi.ResourceOptions,
+    scoped: pulumi.ResourceOptions,
+) -> BuiltServer:
+    """Create the port (admin, in the tenant's project) and the instance (scoped provider)."""
+    tenant, service = inputs.tenant, inputs.service
+    name = server_name(tenant, service)
+    port = openstack.networking.Port(
+        f"{prefix}-port",
+        name=name,
+        network_id=inputs.network_id,
+        tenant_id=inputs.project_id,
+        fixed_ips=[openstack.networking.PortFixedIpArgs(subnet_id=inputs.subnet_id)],
+        security_group_ids=inputs.security_group_ids,
+        tags=tags(tenant.stack, service),
+        opts=admin,
+    )
+    instance = openstack.compute.Instance(
+        f"{prefix}-server",
+        name=name,
+        flavor_id=inputs.flavor_id,
+        image_id=inputs.image_id,
+        key_pair=inputs.key_pair,
+        networks=[openstack.compute.InstanceNetworkArgs(port=port.id)],
+        user_data=inputs.user_data,
+        metadata=metadata(tenant.stack, service),
+        tags=tags(tenant.stack, service),
+        opts=scoped,
+    )
+    return BuiltServer(name, port, instance)

@@ -1,0 +1,103 @@
+"""TenantProject: the tenant's identity project, its admin group, and quotas from its tier."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_openstack as openstack
+
+from kuntapilvi.model import Service, Tenant
+from modules.tags import tags
+
+
+@dataclass(frozen=True, kw_only=True)
+class TenantProjectArgs:
+    tenant: Tenant
+    """The validated tenant; its quota-tier service sets the quotas."""
+    admin_user_id: pulumi.Input[str]
+    """The centre's operator account, given admin on the project so it can build inside it."""
+    admin_role_id: pulumi.Input[str]
+    member_role_id: pulumi.Input[str]
+
+
+class TenantProject(pulumi.ComponentResource):
+    """Identity project, administrators' group with a role on it, and compute/volume/network
+    quotas equal to the quota tier's numbers."""
+
+    project_id: pulumi.Output[str]
+    admin_group_id: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: TenantProjectArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("kuntapilvi:index:TenantProject", name, None, opts)
+        tenant = args.tenant
+        child = pulumi.ResourceOptions(parent=self)
+        project = openstack.identity.Project(
+            f"{name}-project",
+            name=tenant.stack,
+            description=f"{tenant.owner.name} ({tenant.owner.business_id})",
+            tags=tags(tenant.stack),
+            opts=child,
+        )
+        group = openstack.identity.GroupV3(
+            f"{name}-admins",
+            name=f"{tenant.stack}-admins",
+            description=f"Administrators of {tenant.owner.name}",
+            opts=child,
+        )
+        openstack.identity.RoleAssignment(
+            f"{name}-admins-member",
+            project_id=project.id,
+            group_id=group.id,
+            role_id=args.member_role_id,
+            opts=child,
+        )
+        # The centre's own account needs a role on the project to create servers inside it.
+        self.operator_role = openstack.identity.RoleAssignment(
+            f"{name}-operator-admin",
+            project_id=project.id,
+            user_id=args.admin_user_id,
+            role_id=args.admin_role_id,
+            opts=child,
+        )
+        tiers = tenant.by_module("project.quota")
+        if tiers:
+            self._quotas(name, project.id, tiers[0])
+        self.project_id = project.id
+        self.admin_group_id = group.id
+        self.register_outputs({"project_id": project.id, "admin_group_id": group.id})
+
+    def _quotas(self, name: str, project_id: pulumi.Output[str], tier: Service) -> None:
+        assert tier.size is not None and tier.size.quota is not None
+        quota = tier.size.quota
+        child = pulumi.ResourceOptions(parent=self)
+        openstack.compute.QuotaSetV2(
+            f"{name}-compute-quota",
+            project_id=project_id,
+            instances=quota.instances,
+            cores=quota.cores,
+            ram=quota.ram_gb * 1024,
+            opts=child,
+        )
+        openstack.blockstorage.QuoteSetV3(
+            f"{name}-volume-quota",
+            project_id=project_id,
+            volumes=quota.volumes,
+            gigabytes=quota.volume_gb,
+            snapshots=quota.snapshots,
+            opts=child,
+        )
+        openstack.networking.QuotaV2(
+            f"{name}-network-quota",
+            project_id=project_id,
+            network=quota.networks,
+            subnet=quota.subnets,
+            port=quota.ports,
+            router=quota.routers,
+            floatingip=quota.floating_ips,
+            security_group=quota.security_groups,
+            security_group_rule=quota.security_group_rules,
+            opts=child,
+        )
