@@ -74,7 +74,7 @@ class TenantProject(pulumi.ComponentResource):
         quota = tier.size.quota
         child = pulumi.ResourceOptions(parent=self)
         openstack.compute.QuotaSetV2(
-            f"{name}-compute-quota",
+            f"{name}-quota-compute",
             project_id=project_id,
             instances=quota.instances,
             cores=quota.cores,
@@ -82,7 +82,7 @@ class TenantProject(pulumi.ComponentResource):
             opts=child,
         )
         openstack.blockstorage.QuoteSetV3(
-            f"{name}-volume-quota",
+            f"{name}-quota-volume",
             project_id=project_id,
             volumes=quota.volumes,
             gigabytes=quota.volume_gb,
@@ -90,7 +90,7 @@ class TenantProject(pulumi.ComponentResource):
             opts=child,
         )
         openstack.networking.QuotaV2(
-            f"{name}-network-quota",
+            f"{name}-quota-network",
             project_id=project_id,
             network=quota.networks,
             subnet=quota.subnets,

@@ -33,7 +33,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
         state = dict(args.inputs)
         if args.typ == "pulumi:pulumi:StackReference":
-            return f"{args.name}-id", {"name": args.name, "outputs": {"regions": self.centre_regions}}
+            return f"{args.name}-id", {
+                "name": args.name,
+                "outputs": {"regions": self.centre_regions},
+            }
         self.resources.append(Recorded(args.typ, args.name, dict(args.inputs), args.provider))
         if args.typ == "openstack:networking/port:Port":
             self._addresses += 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from kuntapilvi.cli import devcloud
+from kuntapilvi.cli.plan import plan_command
 from kuntapilvi.cli.validate import validate_command
 
 app = typer.Typer(
@@ -14,6 +15,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("validate")(validate_command)
+app.command("plan")(plan_command)
 app.add_typer(devcloud.app, name="devcloud")
 
 

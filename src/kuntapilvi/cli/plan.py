@@ -1,0 +1,141 @@
+"""`kuntapilvi plan`: per tenant, the services, the resources each card creates, and the cost."""
+
+from __future__ import annotations
+
+import collections
+import json
+from decimal import Decimal
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from kuntapilvi.cli.common import EXIT_INVALID, OutputFormat, boundary, err, out
+from kuntapilvi.costs import tenant_costs, totals
+from kuntapilvi.dryrun import Recorded, dry_run
+from kuntapilvi.model import Model, Tenant
+from kuntapilvi.project import find_root
+from kuntapilvi.validate import validate
+
+
+def eur(value: Decimal) -> str:
+    return f"{value:,.2f} €".replace(",", " ")
+
+
+def attribute(resources: list[Recorded], tenant: Tenant) -> dict[str, collections.Counter[str]]:
+    """Resource types per service key, from tags, descriptions or name prefixes."""
+    per: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    by_name = sorted(tenant.services, key=lambda s: -len(s.name))
+    for r in resources:
+        if r.type.startswith("pulumi:") or r.type.startswith("kuntapilvi:"):
+            continue
+        short = r.type.split(":")[-1]
+        key = None
+        tag_list = r.inputs.get("tags") or []
+        service = next(
+            (t.split("=", 1)[1] for t in tag_list if t.startswith("kuntapilvi-service=")), None
+        )
+        meta = r.inputs.get("metadata") or {}
+        service = service or meta.get("kuntapilvi-service")
+        if service is None:
+            service = next(
+                (s.name for s in by_name if r.name.startswith(f"{tenant.stack}-{s.name}-")), None
+            )
+        if service is not None:
+            key = next((s.key for s in tenant.services if s.name == service), None)
+        per[key or "(projekti)"][short] += 1
+    return per
+
+
+def tenant_plan(model: Model, stack: str, today: str | None) -> dict[str, Any]:
+    tenant = model.tenants[stack]
+    costs = tenant_costs(tenant, model.price_list)
+    monthly, yearly = totals(costs)
+    resources = attribute(dry_run(model.catalogue.paths, stack, today).resources, tenant)
+    return {
+        "stack": stack,
+        "owner": tenant.owner.name,
+        "region": tenant.region.id,
+        "year": model.price_list.year,
+        "services": [
+            {
+                "card": c.service.card.id,
+                "name": c.service.name,
+                "size": c.service.size_name,
+                "start": c.service.start.isoformat() if c.service.start else None,
+                "monthly_eur": str(c.monthly),
+                "months": c.months,
+                "setup_fee_eur": str(c.setup_fee),
+                "yearly_eur": str(c.yearly),
+                "resources": dict(resources.get(c.service.key, {})),
+            }
+            for c in costs
+        ],
+        "shared_resources": dict(resources.get("(projekti)", {})),
+        "monthly_eur": str(monthly),
+        "yearly_eur": str(yearly),
+    }
+
+
+def render_markdown(plan: dict[str, Any]) -> str:
+    lines = [
+        f"### {plan['owner']} (`{plan['stack']}`, {plan['region']})",
+        "",
+        "| palvelu | koko | alkaa | €/kk | € vuonna " + str(plan["year"]) + " | resurssit |",
+        "| --- | --- | --- | ---: | ---: | --- |",
+    ]
+    for s in plan["services"]:
+        res = ", ".join(f"{n}×{t}" for t, n in sorted(s["resources"].items())) or "–"
+        lines.append(
+            f"| `{s['card']}` {s['name']} | {s['size'] or '–'} | {s['start'] or '–'} | "
+            f"{eur(Decimal(s['monthly_eur']))} | {eur(Decimal(s['yearly_eur']))} | {res} |"
+        )
+    lines += [
+        "",
+        f"**Yhteensä:** {eur(Decimal(plan['monthly_eur']))}/kk, "
+        f"{eur(Decimal(plan['yearly_eur']))} vuonna {plan['year']} (alv 0 %).",
+    ]
+    return "\n".join(lines)
+
+
+@boundary
+def plan_command(
+    stacks: Annotated[list[str] | None, typer.Argument(help="Tenant stacks (default: all)")] = None,
+    output: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.TEXT,
+    today: Annotated[
+        str | None, typer.Option(help="Judge staged adoption on this date (YYYY-MM-DD)")
+    ] = None,
+) -> None:
+    """Offline plan: services, the resources each card creates, monthly and yearly cost."""
+    report = validate(find_root(), stacks)
+    if report.errors:
+        for f in report.errors:
+            err.print(f"[bold red]error[/] {f.render()}", markup=False)
+        raise typer.Exit(EXIT_INVALID)
+    model = report.model
+    names = stacks or sorted(model.tenants)
+    plans = [tenant_plan(model, s, today) for s in names if s in model.tenants]
+    if output is OutputFormat.JSON:
+        out.print_json(json.dumps(plans))
+        return
+    if output is OutputFormat.MARKDOWN:
+        out.print("\n\n".join(render_markdown(p) for p in plans), markup=False)
+        return
+    for plan in plans:
+        table = Table(title=f"{plan['owner']} ({plan['stack']}, {plan['region']})")
+        for col in ("service", "size", "start", "€/month", f"€ {plan['year']}", "resources"):
+            table.add_column(col, justify="right" if "€" in col else "left")
+        for s in plan["services"]:
+            table.add_row(
+                f"{s['card']}/{s['name']}",
+                s["size"] or "-",
+                s["start"] or "-",
+                eur(Decimal(s["monthly_eur"])),
+                eur(Decimal(s["yearly_eur"])),
+                ", ".join(f"{n}×{t}" for t, n in sorted(s["resources"].items())),
+            )
+        table.add_section()
+        table.add_row(
+            "total", "", "", eur(Decimal(plan["monthly_eur"])), eur(Decimal(plan["yearly_eur"])), ""
+        )
+        out.print(table)
