@@ -1,5 +1,8 @@
 module kuntapilvi.invalid/engine/provider-openstack
 
+// pulumi-openstack 5.5.1: the Python SDK version this provider build is set up for. Its
+// Terraform provider and bridge versions are the ones that release was built from.
+
 go 1.25.11
 
 require (
@@ -214,7 +217,6 @@ require (
 	go.uber.org/atomic v1.11.0 // indirect
 	go.uber.org/multierr v1.11.0 // indirect
 	golang.org/x/crypto v0.55.0 // indirect
-	golang.org/x/exp v0.0.0-20260410095643-746e56fc9e2f // indirect
 	golang.org/x/mod v0.38.0 // indirect
 	golang.org/x/net v0.58.0 // indirect
 	golang.org/x/oauth2 v0.36.0 // indirect
@@ -242,8 +244,9 @@ replace (
 	github.com/hashicorp/terraform-plugin-test => github.com/hashicorp/terraform-plugin-test v1.3.0
 )
 
-// Stand-ins for modules the Go module proxy does not serve; see stubs/README.md.
+// Stand-ins for code generators that cannot be used as published; see stubs/README.md.
 replace (
 	github.com/pulumi/pulumi-dotnet/pulumi-language-dotnet/v3 => ./stubs/pulumi-language-dotnet
+	github.com/pulumi/pulumi-java => ./stubs/pulumi-java
 	github.com/pulumi/pulumi-yaml => ./stubs/pulumi-yaml
 )

@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"sort"
+	"strings"
 
 	"github.com/pulumi/pulumi-terraform-bridge/v3/pkg/tfbridge"
 	"github.com/pulumi/pulumi-terraform-bridge/v3/pkg/tfgen"
@@ -27,6 +29,19 @@ type fieldMapping struct {
 type memberMapping struct {
 	Token  string                   `json:"token"`
 	Fields map[string]*fieldMapping `json:"fields,omitempty"`
+	// LegacyToken is a second, deprecated token the SDK still has for the same Terraform
+	// resource or data source (it sends an alias from the current one to it).
+	LegacyToken string `json:"legacyToken,omitempty"`
+}
+
+// moduleOf returns the module part of a token: "openstack:bgpvpn/v2:V2" -> "bgpvpn".
+func moduleOf(token string) string {
+	parts := strings.Split(token, ":")
+	if len(parts) != 3 {
+		return ""
+	}
+	mod, _, _ := strings.Cut(parts[1], "/")
+	return mod
 }
 
 // mapping is the whole derived table: Terraform name -> Pulumi token and field overrides.
@@ -82,22 +97,39 @@ func providerInfo(m *mapping, version string) tfbridge.ProviderInfo {
 		DataSources:             map[string]*tfbridge.DataSourceInfo{},
 		IgnoreMappings:          m.Ignore,
 	}
-	for tfName, r := range m.Resources {
-		prov.Resources[tfName] = &tfbridge.ResourceInfo{
-			Tok:    tokens.Type(r.Token),
-			Fields: toSchemaInfos(r.Fields),
+	for _, tfName := range sortedKeys(m.Resources) {
+		r := m.Resources[tfName]
+		ri := &tfbridge.ResourceInfo{Tok: tokens.Type(r.Token), Fields: toSchemaInfos(r.Fields)}
+		if r.LegacyToken == "" {
+			prov.Resources[tfName] = ri
+			continue
 		}
+		prov.RenameResourceWithAlias(tfName, tokens.Type(r.LegacyToken), tokens.Type(r.Token),
+			moduleOf(r.LegacyToken), moduleOf(r.Token), ri)
 	}
-	for tfName, d := range m.DataSources {
-		prov.DataSources[tfName] = &tfbridge.DataSourceInfo{
-			Tok:    tokens.ModuleMember(d.Token),
-			Fields: toSchemaInfos(d.Fields),
+	for _, tfName := range sortedKeys(m.DataSources) {
+		d := m.DataSources[tfName]
+		di := &tfbridge.DataSourceInfo{Tok: tokens.ModuleMember(d.Token), Fields: toSchemaInfos(d.Fields)}
+		if d.LegacyToken == "" {
+			prov.DataSources[tfName] = di
+			continue
 		}
+		prov.RenameDataSource(tfName, tokens.ModuleMember(d.LegacyToken), tokens.ModuleMember(d.Token),
+			moduleOf(d.LegacyToken), moduleOf(d.Token), di)
 	}
 	// Resources with an optional "name" get an auto-generated one (logical name plus a random
 	// suffix), as in Pulumi's own providers.
 	prov.SetAutonaming(255, "-")
 	return prov
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 func generateSchema(info tfbridge.ProviderInfo) (*pschema.PackageSpec, error) {
