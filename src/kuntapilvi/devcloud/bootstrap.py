@@ -264,20 +264,21 @@ def wait_for(
                         paths.log(log_name))
 
 
-def compute_host_visible(ctx: Context) -> bool:
-    # The fake driver names its node "fake-mini"; any node at all means nova-compute has
-    # written its compute_nodes row, which host discovery needs.
-    conn = admin_connection(ctx)
-    return any(True for _ in conn.compute.hypervisors())
+def compute_node_reported(ctx: Context) -> bool:
+    """nova-compute is up and has created its resource provider in placement.
 
-
-def compute_host_mapped(ctx: Context) -> bool:
-    """The compute node is usable by the scheduler: its service is up and placement knows it."""
+    The provider is made right after the compute_nodes row, which host discovery maps; the
+    hypervisor API cannot tell, since it only lists hosts already mapped.
+    """
     conn = admin_connection(ctx)
     up = any(s.binary == "nova-compute" and s.state == "up" and s.status == "enabled"
              for s in conn.compute.services())
-    providers = list(conn.placement.resource_providers())
-    return up and bool(providers)
+    return up and any(True for _ in conn.placement.resource_providers())
+
+
+def compute_host_mapped(ctx: Context) -> bool:
+    conn = admin_connection(ctx)
+    return any(True for _ in conn.compute.hypervisors())
 
 
 def volume_service_up(ctx: Context) -> bool:

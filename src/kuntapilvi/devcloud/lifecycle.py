@@ -27,6 +27,10 @@ from kuntapilvi.devcloud.paths import Paths
 API_TIMEOUT = 180.0
 WORKER_SETTLE = 2.0
 
+# Written when a whole `up` succeeded, removed by `down`: processes alone being alive does
+# not prove bootstrap (catalogue, host discovery) finished.
+READY_STAMP = "up-complete"
+
 # Set when one step fails, so steps still waiting on other services give up at once.
 ABORT = threading.Event()
 
@@ -142,11 +146,14 @@ def _wait(what: str, probe: Callable[[], object], log: str, ctx: Context,
 
 
 def _compute_ready(ctx: Context) -> str | None:
-    _wait("nova-compute registering its node", lambda: bootstrap.compute_host_visible(ctx),
+    _wait("nova-compute registering its node", lambda: bootstrap.compute_node_reported(ctx),
           "nova-compute", ctx)
+    if bootstrap.compute_host_mapped(ctx):
+        return "mapped before"
+    # Explicit discovery: the periodic one would take up to a minute.
     bootstrap.discover_hosts(ctx)
-    _wait("the compute host in placement", lambda: bootstrap.compute_host_mapped(ctx),
-          "nova-compute", ctx)
+    _wait("nova host discovery", lambda: bootstrap.compute_host_mapped(ctx),
+          "nova-manage", ctx, timeout=30)
     return svc.COMPUTE_HOST
 
 
@@ -234,8 +241,10 @@ def context(paths: Paths) -> Context:
 
 def up(paths: Paths, console: Console) -> UpResult:
     t0 = time.monotonic()
-    if all(s.ok for s in st.collect(paths)):
+    ready = paths.stamps / READY_STAMP
+    if ready.is_file() and all(s.ok for s in st.collect(paths)):
         return UpResult(True, time.monotonic() - t0, {})
+    ready.unlink(missing_ok=True)
     ctx = context(paths)
     timings = run_steps(up_steps(ctx), console)
     down_now = [s.name for s in st.collect(paths) if not s.ok]
@@ -243,6 +252,7 @@ def up(paths: Paths, console: Console) -> UpResult:
         first = down_now[0]
         raise DevcloudError(f"{', '.join(down_now)} stopped right after start-up.",
                             paths.log(first))
+    ready.write_text(time.strftime("%Y-%m-%dT%H:%M:%S"))
     return UpResult(False, time.monotonic() - t0, timings)
 
 
@@ -257,6 +267,7 @@ STOP_WAVES: tuple[tuple[str, ...], ...] = (
 
 def down(paths: Paths) -> tuple[list[str], list[str]]:
     """Stop what devcloud started. Returns (stopped names, names that needed SIGKILL)."""
+    (paths.stamps / READY_STAMP).unlink(missing_ok=True)
     stopped: list[str] = []
     killed: list[str] = []
     for wave in STOP_WAVES:

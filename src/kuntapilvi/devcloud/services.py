@@ -100,9 +100,10 @@ SERVICES: tuple[Service, ...] = (
 
 BY_NAME: dict[str, Service] = {s.name: s for s in SERVICES}
 
-# Env vars that tell keystone, placement and glance where their config is (their WSGI
-# modules do not read argv).
+# Env vars that tell the WSGI apps where their config is. Keystone, placement and glance do
+# not read argv at all; nova-api does, but loads its paste pipeline from this folder only.
 CONFIG_DIR_ENV: dict[str, tuple[str, str]] = {
+    "nova-api": ("OS_NOVA_CONFIG_DIR", "nova"),
     "keystone": ("OS_KEYSTONE_CONFIG_DIR", "keystone"),
     "placement": ("OS_PLACEMENT_CONFIG_DIR", "placement"),
     "glance-api": ("OS_GLANCE_CONFIG_DIR", "glance"),
