@@ -1,5 +1,152 @@
-"""`kuntapilvi devcloud`: a real OpenStack control plane on loopback (placeholder)."""
+"""`kuntapilvi devcloud`: a real OpenStack control plane on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
 import typer
+from rich.console import Console
+from rich.table import Table
 
-app = typer.Typer(help="A real OpenStack on 127.0.0.1 for trying stacks before production.")
+from kuntapilvi.devcloud import credentials, lifecycle
+from kuntapilvi.devcloud import services as svc
+from kuntapilvi.devcloud import status as st
+from kuntapilvi.devcloud.errors import DevcloudError
+from kuntapilvi.devcloud.paths import Paths
+
+app = typer.Typer(
+    help="A real OpenStack on 127.0.0.1 for trying stacks before production.",
+    no_args_is_help=True,
+)
+console = Console()
+err = Console(stderr=True)
+
+T = TypeVar("T")
+
+
+def _guard(action: Callable[[], T]) -> T:
+    """Environment problems end in one sentence and a log path, never a traceback."""
+    try:
+        return action()
+    except DevcloudError as exc:
+        err.print(f"[bold red]devcloud:[/] {exc.message}", highlight=False)
+        if exc.log is not None:
+            err.print(f"Log to read: {exc.log}", highlight=False)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        lifecycle.ABORT.set()
+        err.print("devcloud: interrupted; `kuntapilvi devcloud down` stops what did start.")
+        raise typer.Exit(130) from None
+
+
+@app.command()
+def up() -> None:
+    """Install what is missing, configure, start and bootstrap devcloud (idempotent)."""
+    paths = Paths.default()
+
+    def run() -> lifecycle.UpResult:
+        return lifecycle.up(paths, console)
+
+    result = _guard(run)
+    if result.already_running:
+        console.print(f"devcloud is already running ({len(svc.SERVICES)} services answering); "
+                      "nothing to do.")
+        return
+    console.print(f"[bold green]devcloud is up[/] in {result.seconds:.1f} s. "
+                  "Point clients at it with: eval \"$(kuntapilvi devcloud env)\"")
+
+
+@app.command()
+def down() -> None:
+    """Stop exactly the processes devcloud started (by PID file)."""
+    stopped, killed = _guard(lambda: lifecycle.down(Paths.default()))
+    if not stopped:
+        console.print("devcloud was not running.")
+        return
+    console.print(f"Stopped {len(stopped)} services: {', '.join(stopped)}.")
+    if killed:
+        console.print(f"[yellow]Had to SIGKILL:[/] {', '.join(killed)}.")
+
+
+@app.command()
+def reset(
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+) -> None:
+    """Stop devcloud and delete its state (databases, configs, logs). The venv cache stays."""
+    paths = Paths.default()
+    if not yes and not typer.confirm(f"Delete {paths.state}?"):
+        raise typer.Exit(1)
+    stopped, _ = _guard(lambda: lifecycle.reset(paths))
+    console.print(f"Stopped {len(stopped)} services and deleted {paths.state}.")
+
+
+@app.command()
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Each service: pid, port, answering or not. Exits 1 if any is down."""
+    paths = Paths.default()
+    rows = _guard(lambda: st.collect(paths))
+    if as_json:
+        typer.echo(json.dumps([{"name": r.name, "pid": r.pid, "port": r.port,
+                                "answering": r.answering} for r in rows], indent=2))
+    else:
+        table = Table(title=f"devcloud ({paths.state})")
+        for column in ("service", "pid", "port", "answering"):
+            table.add_column(column)
+        for r in rows:
+            table.add_row(
+                r.name,
+                str(r.pid) if r.pid else "[red]-[/]",
+                str(r.port) if r.port else ("socket" if r.name == "mariadb" else ""),
+                "[green]yes[/]" if r.ok else "[red]no[/]",
+            )
+        console.print(table)
+    if not all(r.ok for r in rows):
+        raise typer.Exit(1)
+
+
+@app.command()
+def env(
+    region: Annotated[str, typer.Option(help="Region to select.")] = svc.REGIONS[0],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the whole dict as JSON.")] = False,
+) -> None:
+    """Print OS_* exports and Pulumi provider config for devcloud (eval-able)."""
+    info = _guard(lambda: credentials.connection_info(Paths.default(), region))
+    if as_json:
+        typer.echo(json.dumps(info, indent=2))
+    else:
+        typer.echo(credentials.shell_exports(info))
+
+
+@app.command()
+def logs(
+    service: Annotated[str | None, typer.Argument(help="Service to tail; all paths if omitted.")]
+    = None,
+    lines: Annotated[int, typer.Option("--lines", "-n")] = 50,
+    follow: Annotated[bool, typer.Option("--follow", "-f")] = False,
+) -> None:
+    """Print the log paths, or tail one service's log."""
+    paths = Paths.default()
+    if service is None:
+        for s in svc.SERVICES:
+            log = paths.log(s.name)
+            mark = "" if log.exists() else "  (none yet)"
+            typer.echo(f"{s.name:18} {log}{mark}")
+        for extra in sorted(paths.logs.glob("*.log")) if paths.logs.is_dir() else []:
+            if extra.stem not in svc.BY_NAME:
+                typer.echo(f"{extra.stem:18} {extra}")
+        return
+    log = paths.log(service)
+    if not log.exists():
+        names = ", ".join(s.name for s in svc.SERVICES)
+        err.print(f"devcloud: no log for {service!r} at {log}. Services: {names}.")
+        raise typer.Exit(1)
+    argv = ["tail", f"-n{lines}", *(["-F"] if follow else []), str(log)]
+    try:
+        raise typer.Exit(subprocess.call(argv))
+    except KeyboardInterrupt:
+        raise typer.Exit(0) from None

@@ -1,0 +1,290 @@
+"""`up`, `down` and `reset`: bring the whole control plane up in dependency order, or stop it.
+
+`up` is a small dependency graph run on a thread pool: the schema syncs of six services
+overlap, and every API starts as soon as its own schema is there, which is what keeps a
+warm start short on two cores.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+
+from rich.console import Console
+
+from kuntapilvi.devcloud import bootstrap, config, credentials, install, processes
+from kuntapilvi.devcloud import services as svc
+from kuntapilvi.devcloud import status as st
+from kuntapilvi.devcloud.config import Context
+from kuntapilvi.devcloud.errors import DevcloudError
+from kuntapilvi.devcloud.paths import Paths
+
+API_TIMEOUT = 180.0
+WORKER_SETTLE = 2.0
+
+# Written when a whole `up` succeeded, removed by `down`: processes alone being alive does
+# not prove bootstrap (catalogue, host discovery) finished.
+READY_STAMP = "up-complete"
+
+# Set when one step fails, so steps still waiting on other services give up at once.
+ABORT = threading.Event()
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    run: Callable[[], str | None]
+    after: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class UpResult:
+    already_running: bool
+    seconds: float
+    timings: dict[str, float]
+
+
+def run_steps(steps: Iterable[Step], console: Console) -> dict[str, float]:
+    """Run steps as soon as their dependencies finish; the first failure stops the run."""
+    pending = {s.name: s for s in steps}
+    for step in pending.values():
+        unknown = [d for d in step.after if d not in pending]
+        if unknown:
+            raise ValueError(f"step {step.name} waits for unknown {unknown}")
+    done: set[str] = set()
+    timings: dict[str, float] = {}
+    running: dict[Future[str | None], tuple[Step, float]] = {}
+    ABORT.clear()
+    pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="devcloud")
+    try:
+        with console.status("starting") as spinner:
+            while pending or running:
+                for name, step in list(pending.items()):
+                    if all(d in done for d in step.after):
+                        running[pool.submit(step.run)] = (step, time.monotonic())
+                        del pending[name]
+                spinner.update("[bold]waiting for:[/] " + ", ".join(
+                    s.name for s, _ in running.values()))
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    step, started = running.pop(future)
+                    error = future.exception()
+                    if error is not None:
+                        ABORT.set()
+                        raise error
+                    took = time.monotonic() - started
+                    timings[step.name] = took
+                    done.add(step.name)
+                    note = future.result()
+                    suffix = f" [dim]({note})[/]" if note else ""
+                    console.print(f"[green]✓[/] {step.name} [dim]{took:.1f} s[/]{suffix}")
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    return timings
+
+
+def _wait_answering(service: svc.Service, paths: Paths,
+                    proc: subprocess.Popen[bytes] | None, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if ABORT.is_set():
+            raise DevcloudError(f"{service.name}: start-up abandoned after another failure.")
+        if proc is not None and proc.poll() is not None:
+            raise DevcloudError(
+                f"{service.name} exited during start-up (exit code {proc.returncode}).",
+                paths.log(service.name),
+            )
+        if st.answers(service, paths):
+            return
+        time.sleep(0.3)
+    raise DevcloudError(f"{service.name} did not answer within {timeout:.0f} s.",
+                        paths.log(service.name))
+
+
+def start_service(name: str, paths: Paths) -> str | None:
+    service = svc.BY_NAME[name]
+    pidfile = paths.pidfile(name)
+    if processes.running_record(pidfile) is not None:
+        _wait_answering(service, paths, None, API_TIMEOUT)
+        return "already running"
+    for port in service.ports:
+        processes.require_port_free(port, name)
+    proc = processes.start(
+        name, svc.argv_for(service, paths), env=svc.env_for(service, paths),
+        log=paths.log(name), pidfile=pidfile, cwd=paths.state,
+    )
+    if service.kind == "worker":
+        # Workers open no port; catch an immediate crash (bad config, missing module) here,
+        # later readiness comes from their service records.
+        time.sleep(WORKER_SETTLE)
+        if proc.poll() is not None:
+            raise DevcloudError(f"{name} exited during start-up (exit code {proc.returncode}).",
+                                paths.log(name))
+        return f"pid {proc.pid}"
+    _wait_answering(service, paths, proc, API_TIMEOUT)
+    return f"pid {proc.pid}"
+
+
+def _setup_infra(ctx: Context) -> str | None:
+    bootstrap.init_mariadb(ctx.paths)
+    return None
+
+
+def _wait(what: str, probe: Callable[[], object], log: str, ctx: Context,
+          timeout: float = API_TIMEOUT) -> None:
+    def guarded() -> object:
+        if ABORT.is_set():
+            raise DevcloudError(f"{what}: abandoned after another failure.")
+        return probe()
+
+    bootstrap.wait_for(what, guarded, timeout, log, ctx.paths)
+
+
+def _compute_ready(ctx: Context) -> str | None:
+    _wait("nova-compute registering its node", lambda: bootstrap.compute_node_reported(ctx),
+          "nova-compute", ctx)
+    if bootstrap.compute_host_mapped(ctx):
+        return "mapped before"
+    # Explicit discovery: the periodic one would take up to a minute.
+    bootstrap.discover_hosts(ctx)
+    _wait("nova host discovery", lambda: bootstrap.compute_host_mapped(ctx),
+          "nova-manage", ctx, timeout=30)
+    return svc.COMPUTE_HOST
+
+
+def _volume_ready(ctx: Context) -> str | None:
+    _wait("cinder-volume reporting up", lambda: bootstrap.volume_service_up(ctx),
+          "cinder-volume", ctx)
+    return None
+
+
+def _schema(ctx: Context, owner: str) -> str | None:
+    return None if bootstrap.sync_schema(ctx, owner) else "done before"
+
+
+def _install_debian(paths: Paths) -> str | None:
+    missing = install.missing_debian_packages()
+    install.install_debian_packages(missing, paths.log("install"))
+    return f"installed {' '.join(missing)}" if missing else "present"
+
+
+def _install_venv(paths: Paths) -> str | None:
+    if install.venv_ready(paths):
+        return "cached"
+    install.install_venv(paths, paths.log("install"))
+    return str(paths.venv)
+
+
+def _configs(ctx: Context) -> str | None:
+    config.write_all(ctx)
+    config.copy_shipped_files(ctx.paths)
+    config.write_base_image(ctx.paths)
+    credentials.write_clouds_yaml(ctx.paths)
+    return str(ctx.paths.etc)
+
+
+def up_steps(ctx: Context) -> list[Step]:
+    p = ctx.paths
+
+    def start(name: str) -> Callable[[], str | None]:
+        return lambda: start_service(name, p)
+
+    def schema(owner: str) -> Callable[[], str | None]:
+        return lambda: _schema(ctx, owner)
+
+    steps = [
+        Step("debian packages", lambda: _install_debian(p)),
+        Step("service venv", lambda: _install_venv(p)),
+        Step("configs", lambda: _configs(ctx), after=("service venv",)),
+        Step("mariadb data", lambda: _setup_infra(ctx), after=("debian packages", "configs")),
+        Step("mariadb", start("mariadb"), after=("mariadb data",)),
+        Step("epmd", start("epmd"), after=("debian packages", "configs")),
+        Step("rabbitmq", start("rabbitmq"), after=("epmd",)),
+        Step("databases", lambda: bootstrap.create_databases(ctx), after=("mariadb",)),
+    ]
+    for owner in bootstrap.SCHEMA_OWNERS:
+        steps.append(Step(f"{owner} schema", schema(owner), after=("databases",)))
+    steps += [
+        Step("keystone", start("keystone"), after=("keystone schema",)),
+        Step("catalogue", lambda: f"{bootstrap.register_catalog(ctx)} created",
+             after=("keystone",)),
+        Step("placement", start("placement"), after=("placement schema",)),
+        Step("glance-api", start("glance-api"), after=("glance schema",)),
+        Step("neutron-api", start("neutron-api"), after=("neutron schema", "rabbitmq")),
+        Step("cinder-api", start("cinder-api"), after=("cinder schema", "rabbitmq")),
+        Step("nova-api", start("nova-api"), after=("nova schema", "rabbitmq")),
+        Step("nova-conductor", start("nova-conductor"), after=("nova schema", "rabbitmq")),
+        Step("nova-scheduler", start("nova-scheduler"), after=("nova schema", "rabbitmq")),
+        # Started once placement and the catalogue exist: its first resource report runs
+        # at start-up, and a failed one is only retried by a 60 s periodic task.
+        Step("nova-compute", start("nova-compute"),
+             after=("catalogue", "placement", "nova-conductor")),
+        Step("cinder-scheduler", start("cinder-scheduler"), after=("cinder schema", "rabbitmq")),
+        Step("cinder-volume", start("cinder-volume"), after=("cinder schema", "rabbitmq")),
+        Step("compute host", lambda: _compute_ready(ctx),
+             after=("nova-compute", "nova-api", "nova-scheduler")),
+        Step("volume service", lambda: _volume_ready(ctx),
+             after=("cinder-volume", "cinder-api", "cinder-scheduler", "catalogue")),
+    ]
+    return steps
+
+
+def context(paths: Paths) -> Context:
+    paths.ensure()
+    return Context(paths=paths, secrets=config.load_secrets(paths))
+
+
+def up(paths: Paths, console: Console) -> UpResult:
+    t0 = time.monotonic()
+    ready = paths.stamps / READY_STAMP
+    if ready.is_file() and all(s.ok for s in st.collect(paths)):
+        return UpResult(True, time.monotonic() - t0, {})
+    ready.unlink(missing_ok=True)
+    ctx = context(paths)
+    timings = run_steps(up_steps(ctx), console)
+    down_now = [s.name for s in st.collect(paths) if not s.ok]
+    if down_now:
+        first = down_now[0]
+        raise DevcloudError(f"{', '.join(down_now)} stopped right after start-up.",
+                            paths.log(first))
+    ready.write_text(time.strftime("%Y-%m-%dT%H:%M:%S"))
+    return UpResult(False, time.monotonic() - t0, timings)
+
+
+# Stop order: OpenStack first (they would log reconnect storms otherwise), then the queue,
+# then epmd and the database.
+STOP_WAVES: tuple[tuple[str, ...], ...] = (
+    tuple(s.name for s in svc.SERVICES if s.kind in ("api", "worker")),
+    ("rabbitmq",),
+    ("epmd", "mariadb"),
+)
+
+
+def down(paths: Paths) -> tuple[list[str], list[str]]:
+    """Stop what devcloud started. Returns (stopped names, names that needed SIGKILL)."""
+    (paths.stamps / READY_STAMP).unlink(missing_ok=True)
+    stopped: list[str] = []
+    killed: list[str] = []
+    for wave in STOP_WAVES:
+        pidfiles = [paths.pidfile(n) for n in wave]
+        stopped += [n for n in wave if processes.running_record(paths.pidfile(n))]
+        killed += processes.stop_all(pidfiles)
+    return stopped, killed
+
+
+def reset(paths: Paths) -> tuple[list[str], list[str]]:
+    result = down(paths)
+    if paths.state.exists():
+        # KUNTAPILVI_DEVCLOUD_STATE may point anywhere; only wipe what devcloud made.
+        if not paths.marker.is_file():
+            raise DevcloudError(
+                f"{paths.state} does not look like a devcloud state folder "
+                f"(no {paths.marker.name}); not deleting it."
+            )
+        shutil.rmtree(paths.state)
+    return result

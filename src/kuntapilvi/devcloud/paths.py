@@ -1,0 +1,117 @@
+"""Where devcloud keeps its state, logs, PID files and cached service venv.
+
+Everything devcloud writes lives either in the state folder (wiped by `reset`) or in the
+cache folder (kept across resets, because rebuilding the service venv costs a minute).
+Neither is inside git: the state default `<project>/.state/devcloud` is git-ignored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+STATE_ENV = "KUNTAPILVI_DEVCLOUD_STATE"
+CACHE_ENV = "KUNTAPILVI_CACHE"
+
+
+def project_root() -> Path:
+    """The checkout holding pyproject.toml, or the current directory when installed elsewhere."""
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if (parent / "pyproject.toml").is_file() and (parent / "src" / "kuntapilvi").is_dir():
+            return parent
+    return Path.cwd()
+
+
+def constraints_text() -> str:
+    return resources.files("kuntapilvi.devcloud").joinpath("constraints.txt").read_text()
+
+
+def pins_hash() -> str:
+    """Short hash of the pinned service set plus the interpreter's minor version.
+
+    A venv built for one Python cannot be reused by another, so the version is part of it.
+    """
+    import sys
+
+    digest = hashlib.sha256(constraints_text().encode())
+    digest.update(f"{sys.version_info.major}.{sys.version_info.minor}".encode())
+    return digest.hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class Paths:
+    state: Path
+    cache: Path
+
+    @classmethod
+    def default(cls) -> Paths:
+        state = os.environ.get(STATE_ENV) or str(project_root() / ".state" / "devcloud")
+        cache = os.environ.get(CACHE_ENV) or str(Path.home() / ".cache" / "kuntapilvi")
+        return cls(state=Path(state).absolute(), cache=Path(cache).absolute())
+
+    @property
+    def venv(self) -> Path:
+        return self.cache / f"devcloud-venv-{pins_hash()}"
+
+    def venv_bin(self, name: str) -> Path:
+        return self.venv / "bin" / name
+
+    @property
+    def etc(self) -> Path:
+        return self.state / "etc"
+
+    @property
+    def logs(self) -> Path:
+        return self.state / "logs"
+
+    @property
+    def run(self) -> Path:
+        """PID files and the MariaDB socket."""
+        return self.state / "run"
+
+    @property
+    def data(self) -> Path:
+        """Databases, queues, image store, fernet keys: what the services persist."""
+        return self.state / "data"
+
+    @property
+    def stamps(self) -> Path:
+        """One empty file per finished one-time setup step (DB sync, cell mapping, ...)."""
+        return self.state / "stamps"
+
+    @property
+    def mysql_socket(self) -> Path:
+        return self.run / "mysqld.sock"
+
+    @property
+    def clouds_yaml(self) -> Path:
+        return self.state / "clouds.yaml"
+
+    @property
+    def secrets(self) -> Path:
+        return self.state / "secrets.json"
+
+    @property
+    def base_image(self) -> Path:
+        return self.state / "images" / "debian-12.raw"
+
+    def log(self, service: str) -> Path:
+        return self.logs / f"{service}.log"
+
+    def pidfile(self, service: str) -> Path:
+        return self.run / f"{service}.pid"
+
+    @property
+    def marker(self) -> Path:
+        """Proves a folder is a devcloud state folder before `reset` deletes it."""
+        return self.state / ".kuntapilvi-devcloud"
+
+    def ensure(self) -> None:
+        self.state.mkdir(parents=True, exist_ok=True)
+        self.marker.touch()
+        for folder in (self.etc, self.logs, self.run, self.data, self.stamps):
+            folder.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,71 @@
+"""Is each devcloud daemon running, and does it answer?"""
+
+from __future__ import annotations
+
+import socket
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+
+from kuntapilvi.devcloud import processes
+from kuntapilvi.devcloud import services as svc
+from kuntapilvi.devcloud.paths import Paths
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    name: str
+    kind: str
+    pid: int | None
+    port: int | None
+    answering: bool
+
+    @property
+    def ok(self) -> bool:
+        return self.pid is not None and self.answering
+
+
+def http_answers(port: int, timeout: float = 2.0) -> bool:
+    """Any HTTP response counts: the version documents answer 200 or 300 without a token."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=timeout):
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except (OSError, ValueError):
+        return False
+
+
+def mysql_answers(paths: Paths, timeout: float = 1.0) -> bool:
+    """MariaDB greets every new connection first; a greeting means it serves queries."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout)
+            sock.connect(str(paths.mysql_socket))
+            return len(sock.recv(64)) > 0
+    except OSError:
+        return False
+
+
+def answers(service: svc.Service, paths: Paths) -> bool:
+    if service.name == "mariadb":
+        return mysql_answers(paths)
+    if service.kind == "api":
+        assert service.port is not None
+        return http_answers(service.port)
+    if service.port is not None:
+        return processes.port_answers(service.port)
+    # RPC workers open no port; a live process is all a quick check can see. `up` waits
+    # for their service records to report "up" through the APIs.
+    return True
+
+
+def service_status(service: svc.Service, paths: Paths) -> ServiceStatus:
+    record = processes.running_record(paths.pidfile(service.name))
+    pid = record.pid if record else None
+    answering = pid is not None and answers(service, paths)
+    return ServiceStatus(service.name, service.kind, pid, service.port, answering)
+
+
+def collect(paths: Paths) -> list[ServiceStatus]:
+    return [service_status(s, paths) for s in svc.SERVICES]

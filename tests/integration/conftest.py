@@ -1,0 +1,64 @@
+"""Shared devcloud for integration tests: started once per session, through the real CLI.
+
+If devcloud was already running (a developer's own, or an earlier session's), it is reused
+and left running; if this session started it, this session stops it at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CLI = [sys.executable, "-m", "kuntapilvi", "devcloud"]
+UP_TIMEOUT = 1800  # a cold start installs Debian packages and the service venv
+
+
+def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200"})
+
+
+@pytest.fixture(scope="session")
+def devcloud_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """`kuntapilvi devcloud ARGS...` as a subprocess, the way a developer runs it."""
+    return run_cli
+
+
+@pytest.fixture(scope="session")
+def devcloud() -> Iterator[dict[str, Any]]:
+    """connection_info() of a running devcloud."""
+    from kuntapilvi.devcloud import connection_info
+
+    started_here = run_cli("status").returncode != 0
+    if started_here:
+        up = run_cli("up", timeout=UP_TIMEOUT)
+        if up.returncode != 0:
+            pytest.fail(f"`kuntapilvi devcloud up` failed:\n{up.stdout}\n{up.stderr}")
+    info = connection_info()
+    info["started_here"] = started_here
+    yield info
+    if started_here and not os.environ.get("KUNTAPILVI_KEEP_DEVCLOUD"):
+        run_cli("down")
+
+
+@pytest.fixture(scope="session")
+def admin_conn(devcloud: dict[str, Any]) -> Any:
+    import openstack.config
+    import openstack.connection
+
+    # Only devcloud's clouds.yaml: a developer's own OS_* variables must not redirect tests.
+    region = openstack.config.OpenStackConfig(
+        config_files=[devcloud["clouds_yaml"]], load_envvars=False
+    ).get_one(cloud=devcloud["os_cloud"])
+    return openstack.connection.Connection(config=region)
+
+
+@pytest.fixture
+def base_image(devcloud: dict[str, Any]) -> Path:
+    return Path(devcloud["base_image"])
