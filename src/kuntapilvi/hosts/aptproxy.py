@@ -70,7 +70,10 @@ class AptProxy:
         self.run_dir = state_dir / "aptproxy"
         self.mirror = mirror
         self.port = port or proxy_port()
-        self.cache = cache_dir() / "apt-cacher-ng"
+        # One cache per port: two instances (a developer's and a test run's) never share a cache dir,
+        # which apt-cacher-ng does not support.
+        suffix = "" if self.port == DEFAULT_PORT else f"-{self.port}"
+        self.cache = cache_dir() / f"apt-cacher-ng{suffix}"
         self.log = self.run_dir / "aptproxy.log"
 
     @property

@@ -84,19 +84,24 @@ def meta_data(seed: Seed) -> str:
 
 
 def network_config(addr: HostAddress, interface: str = "eth0") -> str:
-    """Network config v2: the fixed address and a default route through the subnet's gateway.
+    """Network config v1: the fixed address and the subnet's gateway as default route.
 
-    The default route mirrors a real Neutron subnet; on this machine it leads nowhere further, because
-    the machinery turns forwarding off on every bridge.
+    Version 1 because Debian's cloud-init renders it for ifupdown as a plain `gateway` line; a v2
+    default route becomes `post-up route add ...`, which needs net-tools that images lack. The route
+    mirrors a real Neutron subnet; on this machine it leads nowhere further, because the machinery
+    turns forwarding off on every bridge.
     """
     doc = {
-        "version": 2,
-        "ethernets": {
-            interface: {
-                "addresses": [str(addr.interface)],
-                "routes": [{"to": "0.0.0.0/0", "via": str(addr.gateway)}],
+        "version": 1,
+        "config": [
+            {
+                "type": "physical",
+                "name": interface,
+                "subnets": [
+                    {"type": "static", "address": str(addr.interface), "gateway": str(addr.gateway)}
+                ],
             }
-        },
+        ],
     }
     return yaml.safe_dump(doc, sort_keys=False)
 

@@ -6,6 +6,7 @@ straight from the host's /etc/ssh, the same key cloud-init prints to the console
 
 from __future__ import annotations
 
+import base64
 import functools
 import socket
 import time
@@ -62,7 +63,7 @@ def port_open(address: str, port: int = 22, timeout: float = 0.5) -> bool:
 def _pinned_client(address: str, host_key: str) -> paramiko.SSHClient:
     client = paramiko.SSHClient()
     keytype, b64 = host_key.split()[:2]
-    client.get_host_keys().add(address, keytype, paramiko.PKey.from_type_string(keytype, b64))
+    client.get_host_keys().add(address, keytype, paramiko.PKey.from_type_string(keytype, base64.b64decode(b64)))
     # Anything but the published key is refused, and no known_hosts file of this machine is read.
     client.set_missing_host_key_policy(paramiko.RejectPolicy())
     return client
