@@ -30,7 +30,9 @@ def test_deb822(tmp_path: Path) -> None:
     (tmp_path / "d" / "debian.sources").write_text(DEB822)
     (tmp_path / "d" / "other.list").write_text("deb https://packages.example/apt stable main\n")
     m = find_mirror("bookworm", tmp_path / "none", tmp_path / "d")
-    assert m == DebianMirror("http://mirror.example/debian", "http://mirror.example/debian-security")
+    assert m == DebianMirror(
+        "http://mirror.example/debian", "http://mirror.example/debian-security"
+    )
 
 
 def test_one_line_format_with_options(tmp_path: Path) -> None:

@@ -7,7 +7,14 @@ import ipaddress
 import pytest
 import yaml
 
-from kuntapilvi.hosts.seed import Seed, files, meta_data, network_config, parse_address, user_data_text
+from kuntapilvi.hosts.seed import (
+    Seed,
+    files,
+    meta_data,
+    network_config,
+    parse_address,
+    user_data_text,
+)
 
 
 def test_network_config_has_static_address_and_gateway() -> None:
@@ -16,11 +23,15 @@ def test_network_config_has_static_address_and_gateway() -> None:
     assert doc["version"] == 1
     (eth,) = doc["config"]
     assert eth["type"] == "physical" and eth["name"] == "eth0"
-    assert eth["subnets"] == [{"type": "static", "address": "10.64.1.10/24", "gateway": "10.64.1.1"}]
+    assert eth["subnets"] == [
+        {"type": "static", "address": "10.64.1.10/24", "gateway": "10.64.1.1"}
+    ]
 
 
 def test_meta_data_names_instance_and_hostname_and_keys() -> None:
-    seed = Seed("iid-1", "tiedosto", parse_address("10.64.1.10/24", "10.64.1.1"), "", ("ssh-ed25519 AAA x",))
+    seed = Seed(
+        "iid-1", "tiedosto", parse_address("10.64.1.10/24", "10.64.1.1"), "", ("ssh-ed25519 AAA x",)
+    )
     doc = yaml.safe_load(meta_data(seed))
     assert doc == {
         "instance-id": "iid-1",

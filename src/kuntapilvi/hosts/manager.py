@@ -65,11 +65,13 @@ class HostManager:
         *,
         suite: str = "bookworm",
         mirror: DebianMirror | None = None,
+        proxy_port: int | None = None,
     ) -> None:
         self.state_dir = Path(state_dir) if state_dir else default_state_dir()
         self.store = StateStore(self.state_dir)
         self.suite = suite
         self._mirror = mirror
+        self.proxy_port = proxy_port
         self.log = self.state_dir / "logs" / "hosts.log"
         self.allowed_net = os.environ.get("KUNTAPILVI_HOSTS_ALLOWED_NET", DEFAULT_ALLOWED_NET)
 
@@ -86,7 +88,7 @@ class HostManager:
 
     @property
     def proxy(self) -> AptProxy:
-        return AptProxy(self.state_dir, self.mirror)
+        return AptProxy(self.state_dir, self.mirror, self.proxy_port)
 
     def machine_key(self) -> tuple[Path, str]:
         return ssh.ensure_machine_key(self.state_dir / "ssh")
@@ -258,7 +260,8 @@ class HostManager:
             for net in self.store.networks():
                 network.delete_bridge(net.bridge, self.log)
                 self.store.forget_network(net.bridge)
-            AptProxy(self.state_dir, self._mirror or DebianMirror("http://unused")).stop()
+            # The proxy is stopped by its PID file; no mirror lookup is needed for that.
+            AptProxy(self.state_dir, DebianMirror("http://unused"), self.proxy_port).stop()
             return stopped
 
     # -- looking at hosts ---------------------------------------------------------------------

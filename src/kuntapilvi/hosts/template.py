@@ -23,7 +23,7 @@ from kuntapilvi.hosts.mirror import DebianMirror, find_mirror
 from kuntapilvi.hosts.paths import cache_dir
 
 # Bumped whenever _prepare() changes, so old templates are not reused with new behaviour.
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2
 
 # What a cloud image has and minbase lacks. python3-cffi-backend is listed because debootstrap does not
 # resolve the virtual package python3-cryptography needs, which would leave cloud-init unconfigured;
@@ -31,7 +31,7 @@ RECIPE_VERSION = 1
 INCLUDE = (
     "systemd", "systemd-sysv", "dbus", "openssh-server", "cloud-init", "python3",
     "python3-cffi-backend", "iproute2", "ifupdown", "sudo", "ca-certificates", "netbase",
-    "less", "locales", "procps", "iputils-ping",
+    "less", "locales", "procps", "iputils-ping", "libnss-myhostname",
 )  # fmt: skip
 
 DATASOURCE_CFG = (
@@ -105,6 +105,11 @@ def _prepare(root: Path, spec: TemplateSpec, log: Path) -> None:
     if dbus_id.is_file() and not dbus_id.is_symlink():
         dbus_id.unlink()
     (root / "etc/hostname").write_text("localhost\n")
+    # debootstrap copies this machine's resolver, which hosts cannot reach: every lookup would wait
+    # for time-outs (seconds per SMTP or SMB connection). With no nameserver glibc asks 127.0.0.1 and
+    # fails at once; a host's own name still resolves through libnss-myhostname.
+    (root / "etc/resolv.conf").unlink(missing_ok=True)
+    (root / "etc/resolv.conf").write_text("# kuntapilvi devcloud host: no DNS server on this network\n")
     (root / "etc/cloud/cloud.cfg.d/90_kuntapilvi_datasource.cfg").write_text(DATASOURCE_CFG)
     # Host keys made by openssh-server's postinst would be shared by every host; removing them means the
     # key a host publishes is the one cloud-init generated for it at first boot.
