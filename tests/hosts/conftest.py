@@ -1,6 +1,7 @@
 """Real hosts for the `hosts` tests: one HostManager with its own state folder and apt proxy port.
 
-These tests need root (namespaces, overlay mounts, systemd-nspawn). Missing Debian packages are not a
+These tests need root (namespaces, overlay mounts, systemd-nspawn). Missing Debian packages are not
+a
 reason to skip: the machinery installs them, as it would on a fresh machine.
 """
 

@@ -18,9 +18,9 @@ from kuntapilvi.hosts.state import (
 def record(**over: object) -> HostRecord:
     base = {
         "name": "Tiedosto 1", "host_id": "tiedosto-1-abcd1234", "hostname": "tiedosto-1",
-        "address": "10.64.1.10/24", "gateway": "10.64.1.1", "network_id": "net", "bridge": "kpbr0123456789",
-        "veth": "kpv0123456789", "netns": "kp-tiedosto-1", "machine": "kp-tiedosto-1", "instance_id": "iid",
-        "config_hash": "c0ffee",
+        "address": "10.64.1.10/24", "gateway": "10.64.1.1", "network_id": "net",
+        "bridge": "kpbr0123456789", "veth": "kpv0123456789", "netns": "kp-tiedosto-1",
+        "machine": "kp-tiedosto-1", "instance_id": "iid", "config_hash": "c0ffee",
     }  # fmt: skip
     base.update(over)
     return HostRecord(**base)  # type: ignore[arg-type]

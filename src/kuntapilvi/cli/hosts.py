@@ -1,6 +1,7 @@
 """`kuntapilvi devcloud hosts`: the real Debian hosts behind devcloud's servers.
 
-Normally the devcloud watcher starts and stops hosts; these commands are for looking at them, cleaning
+Normally the devcloud watcher starts and stops hosts; these commands are for looking at them,
+cleaning
 up, and preparing the template ahead of time.
 """
 
@@ -80,8 +81,8 @@ def start(
     except HostsError as exc:
         raise _fail(exc) from None
     typer.echo(
-        f"{info.name}: {info.address} on {info.bridge}, cloud-init {info.cloud_init_status or 'booting'}"
-        f" (console: {info.console_log})"
+        f"{info.name}: {info.address} on {info.bridge}, "
+        f"cloud-init {info.cloud_init_status or 'booting'} (console: {info.console_log})"
     )
 
 

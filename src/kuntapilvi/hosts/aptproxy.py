@@ -1,12 +1,15 @@
 """apt-cacher-ng for the hosts: their only way to Debian packages, bound only to addresses we own.
 
-Hosts have no route off their bridge, so apt in them goes through this proxy on their gateway address.
-It runs as a private instance (own config, cache, log and PID) rather than the distribution's service,
+Hosts have no route off their bridge, so apt in them goes through this proxy on their gateway
+address.
+It runs as a private instance (own config, cache, log and PID) rather than the distribution's
+service,
 because the packaged defaults listen everywhere and use Debian mirrors this machine cannot reach.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -29,7 +32,8 @@ def proxy_port() -> int:
 
 
 def _remap_source(url: str) -> str:
-    """'http://deb.debian.org/debian' -> 'deb.debian.org/debian', the form acng matches requests by."""
+    """'http://deb.debian.org/debian' -> 'deb.debian.org/debian', the form acng matches requests
+    by."""
     parts = urlsplit(url)
     return f"{parts.netloc}{parts.path.rstrip('/')}"
 
@@ -70,7 +74,8 @@ class AptProxy:
         self.run_dir = state_dir / "aptproxy"
         self.mirror = mirror
         self.port = port or proxy_port()
-        # One cache per port: two instances (a developer's and a test run's) never share a cache dir,
+        # One cache per port: two instances (a developer's and a test run's) never share a cache
+        # dir,
         # which apt-cacher-ng does not support.
         suffix = "" if self.port == DEFAULT_PORT else f"-{self.port}"
         self.cache = cache_dir() / f"apt-cacher-ng{suffix}"
@@ -94,7 +99,8 @@ class AptProxy:
         return f"http://{gateway}:{self.port}/"
 
     def ensure(self, gateways: list[str]) -> None:
-        """Run the proxy bound to 127.0.0.1 and exactly GATEWAYS; restart only if that set changed."""
+        """Run the proxy bound to 127.0.0.1 and exactly GATEWAYS; restart only if that set
+        changed."""
         bind = ["127.0.0.1", *sorted(set(gateways))]
         running = self._running()
         if running and running[1] == bind:
@@ -111,8 +117,8 @@ class AptProxy:
         system.ensure_tools(self.log)
         if self._port_taken():
             raise HostsError(
-                f"Port {self.port} on 127.0.0.1 is already in use (the distribution's apt-cacher-ng "
-                "service?); stop it or set KUNTAPILVI_APT_PROXY_PORT"
+                f"Port {self.port} on 127.0.0.1 is already in use (the distribution's "
+                "apt-cacher-ng service?); stop it or set KUNTAPILVI_APT_PROXY_PORT"
             )
         (self.run_dir / "log").mkdir(parents=True, exist_ok=True)
         self.cache.mkdir(parents=True, exist_ok=True)
@@ -153,10 +159,8 @@ class AptProxy:
                 time.sleep(0.05)
             else:
                 os.kill(pid, signal.SIGKILL)
-            try:
+            with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, os.WNOHANG)  # reap it if this process started it
-            except ChildProcessError:
-                pass
         self._pidfile.unlink(missing_ok=True)
 
     def is_running(self) -> bool:

@@ -1,4 +1,5 @@
-"""The one error type of the host machinery: a sentence a person can act on, plus the log to read."""
+"""The one error type of the host machinery: a sentence a person can act on, plus the log to
+read."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from pathlib import Path
 
 
 class HostsError(Exception):
-    """An environment or provisioning problem, reported as one sentence (and a log), never a traceback."""
+    """An environment or provisioning problem, reported as one sentence (and a log), never a
+    traceback."""
 
     def __init__(self, message: str, log: Path | str | None = None) -> None:
         self.message = message

@@ -6,6 +6,7 @@ stop a host another process started.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -61,8 +62,10 @@ def write_seed(root: Path, seed: Seed, machine_pubkey: str, proxy_url: str) -> N
         path.write_text(text)
         # User data can carry secrets (preseeded passwords), as it can in Nova's metadata.
         path.chmod(0o600)
-    # The machinery's own way in, accepted only from the bridge (this machine). It is not part of the
-    # server's user data, so it works whatever users that user data makes or removes; cloud-init only
+    # The machinery's own way in, accepted only from the bridge (this machine). It is not part of
+    # the
+    # server's user data, so it works whatever users that user data makes or removes; cloud-init
+    # only
     # edits the lines for keys it manages, so this line survives disable_root.
     ssh_dir = root / "root/.ssh"
     ssh_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -142,7 +145,8 @@ def process_tree(pid: int) -> list[int]:
 
 
 def pss_kib(pids: list[int]) -> int:
-    """Proportional set size of PIDS: shared pages split between sharers, so hosts add up honestly."""
+    """Proportional set size of PIDS: shared pages split between sharers, so hosts add up
+    honestly."""
     total = 0
     for pid in pids:
         try:
@@ -156,17 +160,13 @@ def pss_kib(pids: list[int]) -> int:
 
 
 def _signal(pid: int, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 def _reap(pid: int) -> None:
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def stop_process(rec: HostRecord, grace: float = STOP_GRACE_S) -> None:
@@ -199,7 +199,8 @@ def teardown(rec: HostRecord, paths: HostPaths, log: Path) -> None:
     if is_mounted(paths.root):
         proc = system.run(["umount", str(paths.root)], log, "unmount the host root", check=False)
         if proc.returncode != 0:
-            # Something still holds a file open in it; detach now, the kernel frees it when released.
+            # Something still holds a file open in it; detach now, the kernel frees it when
+            # released.
             system.run(["umount", "-l", str(paths.root)], log, "lazily unmount the host root")
     network.delete_host_link(rec.netns, rec.veth, log)
     # nspawn leaves this folder behind when /run is not a tmpfs, as on this machine.

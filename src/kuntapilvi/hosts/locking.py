@@ -1,4 +1,5 @@
-"""A whole-operation file lock, so a watcher thread and a CLI call never rewire the same host at once."""
+"""A whole-operation file lock, so a watcher thread and a CLI call never rewire the same host at
+once."""
 
 from __future__ import annotations
 

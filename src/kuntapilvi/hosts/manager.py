@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -57,7 +58,8 @@ class HostInfo:
 
 
 class HostManager:
-    """Real Debian hosts for devcloud servers, one per server, booted from the server's user data."""
+    """Real Debian hosts for devcloud servers, one per server, booted from the server's user
+    data."""
 
     def __init__(
         self,
@@ -213,7 +215,7 @@ class HostManager:
         ssh_s = time.time() - rec.started_at
         try:
             remaining = max(10.0, deadline - time.monotonic())
-            rc, out, err = ssh.run(client, "cloud-init status --wait --long", timeout=remaining)
+            rc, out, _ = ssh.run(client, "cloud-init status --wait --long", timeout=remaining)
         except (paramiko.SSHException, OSError) as exc:
             raise HostsError(f"Lost SSH to {name!r} while waiting for cloud-init: {exc}",
                              paths.console) from exc  # fmt: skip
@@ -245,10 +247,8 @@ class HostManager:
         paths = self._paths(rec)
         hostops.teardown(rec, paths, paths.log)
         self.store.forget_host(rec.host_id)
-        try:
+        with contextlib.suppress(OSError):
             paths.dir.rmdir()
-        except OSError:
-            pass
 
     def stop_all(self) -> list[str]:
         """Stop every host, then remove the bridges and the apt proxy: nothing of ours is left."""

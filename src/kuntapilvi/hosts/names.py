@@ -1,6 +1,7 @@
 """Turning Nova server names and Neutron ids into names Linux accepts.
 
-Server names are free text ("Kunta A: tiedostopalvelin #1"); hostnames allow [a-z0-9-] up to 63 characters
+Server names are free text ("Kunta A: tiedostopalvelin #1"); hostnames allow [a-z0-9-] up to 63
+characters
 and interface names only 15 bytes, so interfaces are named by a hash and hosts by a readable slug.
 """
 
@@ -26,7 +27,8 @@ def hostname_for(name: str) -> str:
 def host_id(name: str) -> str:
     """The key a host is stored and named under: its hostname, plus a hash if that lost information.
 
-    Two server names that only differ in characters a hostname cannot hold ("a b" and "a_b") still get
+    Two server names that only differ in characters a hostname cannot hold ("a b" and "a_b") still
+    get
     different ids, so one never overwrites the other's state.
     """
     if not name.strip():
@@ -52,5 +54,6 @@ def netns_name(hid: str) -> str:
 
 
 def machine_name(hid: str) -> str:
-    """systemd-nspawn's --machine name, which also becomes the hostname until cloud-init sets one."""
+    """systemd-nspawn's --machine name, which also becomes the hostname until cloud-init sets
+    one."""
     return f"kp-{hid}"[:64]

@@ -1,7 +1,8 @@
 """Layer 2 for hosts: a bridge per Neutron network in the root namespace, a netns and veth per host.
 
 The bridge holds the subnet's gateway address, so this machine reaches every host directly and the
-hosts reach the apt proxy on that address. Forwarding is turned off on each bridge: hosts talk to each
+hosts reach the apt proxy on that address. Forwarding is turned off on each bridge: hosts talk to
+each
 other on their own network and to this machine, never through it to anywhere else.
 """
 
@@ -44,7 +45,8 @@ def _sysctl(path: str, value: str) -> None:
 
 
 def ensure_bridge(bridge: str, gateway_cidr: str, log: Path) -> None:
-    """Create BRIDGE with GATEWAY_CIDR (idempotent); refuse subnets that clash with the machine's."""
+    """Create BRIDGE with GATEWAY_CIDR (idempotent); refuse subnets that clash with the
+    machine's."""
     gw = ipaddress.IPv4Interface(gateway_cidr)
     for ifname, iface in _addresses():
         if ifname == bridge:
@@ -78,7 +80,8 @@ def delete_bridge(bridge: str, log: Path) -> None:
 def create_host_link(netns: str, veth: str, bridge: str, log: Path) -> None:
     """A netns for the host with 'eth0' in it, wired by a veth pair to BRIDGE.
 
-    The inner end is created directly inside the namespace, so the name eth0 never meets the machine's
+    The inner end is created directly inside the namespace, so the name eth0 never meets the
+    machine's
     own eth0. nspawn joins this namespace instead of making one, so the wiring stays ours to remove.
     """
     delete_host_link(netns, veth, log)
@@ -102,7 +105,8 @@ def delete_host_link(netns: str, veth: str, log: Path) -> None:
 
 
 def our_links(prefix: str = "kp") -> list[str]:
-    """Interfaces in the root namespace named like ours (kpbr*, kpv*), for leak checks and stop-all."""
+    """Interfaces in the root namespace named like ours (kpbr*, kpv*), for leak checks and
+    stop-all."""
     out = system.quiet(["ip", "-j", "link", "show"]).stdout or "[]"
     return [
         link["ifname"]

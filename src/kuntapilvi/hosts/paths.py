@@ -1,4 +1,5 @@
-"""Where the host machinery keeps its cache (shared, survives worktrees) and its state (per project)."""
+"""Where the host machinery keeps its cache (shared, survives worktrees) and its state (per
+project)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ def project_root() -> Path:
 
 
 def default_state_dir() -> Path:
-    """Runtime state (PIDs, overlays, seeds, logs); git-ignored because it only means something here."""
+    """Runtime state (PIDs, overlays, seeds, logs); git-ignored because it only means something
+    here."""
     override = os.environ.get("KUNTAPILVI_HOSTS_STATE")
     if override:
         return Path(override)

@@ -1,6 +1,7 @@
 """The NoCloud seed a host boots with: meta-data, the server's own user-data, and network-config.
 
-This is what Nova's config drive or metadata service would give a real server; cloud-init in the host
+This is what Nova's config drive or metadata service would give a real server; cloud-init in the
+host
 reads it from /var/lib/cloud/seed/nocloud/ with no network access needed.
 """
 
@@ -11,14 +12,16 @@ from dataclasses import dataclass, field
 
 import yaml
 
-# Tenant address blocks are carved from this range (issue 6), so a host outside it is a caller bug and
+# Tenant address blocks are carved from this range (issue 6), so a host outside it is a caller bug
+# and
 # could shadow the machine's own network; KUNTAPILVI_HOSTS_ALLOWED_NET may widen it for experiments.
 DEFAULT_ALLOWED_NET = "10.64.0.0/12"
 
 
 @dataclass(frozen=True)
 class HostAddress:
-    """A host's fixed address on its Neutron subnet, and that subnet's gateway (the bridge's address)."""
+    """A host's fixed address on its Neutron subnet, and that subnet's gateway (the bridge's
+    address)."""
 
     interface: ipaddress.IPv4Interface
     gateway: ipaddress.IPv4Address
@@ -39,7 +42,8 @@ class HostAddress:
 def parse_address(
     address_cidr: str, gateway: str, allowed: str = DEFAULT_ALLOWED_NET
 ) -> HostAddress:
-    """Validate a host address like '10.64.1.10/24' and its gateway; ValueError says what is wrong."""
+    """Validate a host address like '10.64.1.10/24' and its gateway; ValueError says what is
+    wrong."""
     try:
         iface = ipaddress.IPv4Interface(address_cidr)
     except ValueError as exc:

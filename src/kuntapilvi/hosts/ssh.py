@@ -1,6 +1,7 @@
 """SSH to hosts with a pinned host key: the one the host itself published, never trust-on-first-use.
 
-The machinery owns each host's disk (the overlay), so it reads the public host key cloud-init generated
+The machinery owns each host's disk (the overlay), so it reads the public host key cloud-init
+generated
 straight from the host's /etc/ssh, the same key cloud-init prints to the console for a real server.
 """
 
@@ -63,7 +64,8 @@ def port_open(address: str, port: int = 22, timeout: float = 0.5) -> bool:
 def _pinned_client(address: str, host_key: str) -> paramiko.SSHClient:
     client = paramiko.SSHClient()
     keytype, b64 = host_key.split()[:2]
-    client.get_host_keys().add(address, keytype, paramiko.PKey.from_type_string(keytype, base64.b64decode(b64)))
+    pkey = paramiko.PKey.from_type_string(keytype, base64.b64decode(b64))
+    client.get_host_keys().add(address, keytype, pkey)
     # Anything but the published key is refused, and no known_hosts file of this machine is read.
     client.set_missing_host_key_policy(paramiko.RejectPolicy())
     return client
@@ -123,6 +125,6 @@ def testinfra_host(address: str, key_file: Path, host_key: str, user: str = "roo
                            user=self.host.user or user, timeout=self.timeout)  # fmt: skip
 
     backend = PinnedParamikoBackend(
-        f"paramiko://{user}@{address}", ssh_identity_file=str(key_file), timeout=30
+        f"{user}@{address}", ssh_identity_file=str(key_file), timeout=30
     )
     return testinfra.host.Host(backend)

@@ -1,6 +1,8 @@
-"""What the machinery knows about each host and network, kept as small JSON files in the state folder.
+"""What the machinery knows about each host and network, kept as small JSON files in the state
+folder.
 
-The state folder outlives any one Python process (the CLI, a watcher), so every field needed to tear a
+The state folder outlives any one Python process (the CLI, a watcher), so every field needed to
+tear a
 host down again is written before the host is started.
 """
 
@@ -111,7 +113,8 @@ class StateStore:
 
 
 def process_start_time(pid: int) -> int | None:
-    """Field 22 of /proc/PID/stat (start time in clock ticks), or None if PID is gone or a zombie."""
+    """Field 22 of /proc/PID/stat (start time in clock ticks), or None if PID is gone or a
+    zombie."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except (FileNotFoundError, ProcessLookupError, PermissionError):

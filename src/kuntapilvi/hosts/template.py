@@ -1,7 +1,10 @@
-"""The Debian template root every host boots from, made once by debootstrap and cached by its inputs.
+"""The Debian template root every host boots from, made once by debootstrap and cached by its
+inputs.
 
-Hosts never write to it: each one mounts it as the lower layer of its own overlay. A change to any input
-(suite, mirror, package list, preparation steps) gives a new hash and so a new template beside the old.
+Hosts never write to it: each one mounts it as the lower layer of its own overlay. A change to any
+input
+(suite, mirror, package list, preparation steps) gives a new hash and so a new template beside the
+old.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ from kuntapilvi.hosts.paths import cache_dir
 # Bumped whenever _prepare() changes, so old templates are not reused with new behaviour.
 RECIPE_VERSION = 2
 
-# What a cloud image has and minbase lacks. python3-cffi-backend is listed because debootstrap does not
+# What a cloud image has and minbase lacks. python3-cffi-backend is listed because debootstrap does
+# not
 # resolve the virtual package python3-cryptography needs, which would leave cloud-init unconfigured;
 # locales because cloud-init's locale module fails without a generated en_US.UTF-8.
 INCLUDE = (
@@ -99,19 +103,22 @@ def _sources_list(spec: TemplateSpec) -> str:
 def _prepare(root: Path, spec: TemplateSpec, log: Path) -> None:
     """Turn a fresh debootstrap into a clean image: nothing host-specific, nothing stale."""
     (root / "etc/apt/sources.list").write_text(_sources_list(spec))
-    # Empty (not missing) machine-id: systemd then derives a fresh one per boot from the container UUID.
+    # Empty (not missing) machine-id: systemd then derives a fresh one per boot from the container
+    # UUID.
     (root / "etc/machine-id").write_text("")
     dbus_id = root / "var/lib/dbus/machine-id"
     if dbus_id.is_file() and not dbus_id.is_symlink():
         dbus_id.unlink()
     (root / "etc/hostname").write_text("localhost\n")
     # debootstrap copies this machine's resolver, which hosts cannot reach: every lookup would wait
-    # for time-outs (seconds per SMTP or SMB connection). With no nameserver glibc asks 127.0.0.1 and
+    # for time-outs (seconds per SMTP or SMB connection). With no nameserver glibc asks 127.0.0.1
+    # and
     # fails at once; a host's own name still resolves through libnss-myhostname.
     (root / "etc/resolv.conf").unlink(missing_ok=True)
-    (root / "etc/resolv.conf").write_text("# kuntapilvi devcloud host: no DNS server on this network\n")
+    (root / "etc/resolv.conf").write_text("# kuntapilvi devcloud host: no DNS server here\n")
     (root / "etc/cloud/cloud.cfg.d/90_kuntapilvi_datasource.cfg").write_text(DATASOURCE_CFG)
-    # Host keys made by openssh-server's postinst would be shared by every host; removing them means the
+    # Host keys made by openssh-server's postinst would be shared by every host; removing them
+    # means the
     # key a host publishes is the one cloud-init generated for it at first boot.
     for key in (root / "etc/ssh").glob("ssh_host_*"):
         key.unlink()
