@@ -101,3 +101,18 @@ def ensure_tools(log: Path) -> None:
         env=env,
         timeout=900,
     )
+    if "apt-cacher-ng" in missing:
+        _stop_distribution_acng(log)
+
+
+def _stop_distribution_acng(log: Path) -> None:
+    """The packaged apt-cacher-ng service listens on every address and on our port; keep it off.
+
+    The machinery runs its own instance bound to loopback and the bridges. Only the service's own
+    PID file is used, so a kuntapilvi instance is never touched.
+    """
+    if Path("/run/apt-cacher-ng/pid").is_file() and Path("/etc/init.d/apt-cacher-ng").is_file():
+        run(["/etc/init.d/apt-cacher-ng", "stop"], log, "stop the distribution's apt-cacher-ng",
+            check=False)  # fmt: skip
+    if shutil.which("update-rc.d"):
+        run(["update-rc.d", "apt-cacher-ng", "disable"], log, "disable it at boot", check=False)
