@@ -1,0 +1,126 @@
+"""`kuntapilvi devcloud hosts`: the real Debian hosts behind devcloud's servers.
+
+Normally the devcloud watcher starts and stops hosts; these commands are for looking at them,
+cleaning
+up, and preparing the template ahead of time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from kuntapilvi.hosts import HostManager, HostsError
+from kuntapilvi.hosts.template import build_template, default_spec, find_template
+
+app = typer.Typer(
+    help="Real Debian hosts (systemd-nspawn) that boot devcloud servers' user data.",
+    no_args_is_help=True,
+)
+template_app = typer.Typer(help="The debootstrap template every host boots from.")
+app.add_typer(template_app, name="template")
+
+StateOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--state-dir", help="State folder (default: $KUNTAPILVI_HOSTS_STATE or .state/hosts)"
+    ),
+]
+
+
+def _fail(exc: HostsError) -> typer.Exit:
+    # An environment problem is one sentence and a log path, not a traceback.
+    Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+    return typer.Exit(1)
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+@app.command("list")
+def list_hosts(state_dir: StateOpt = None) -> None:
+    """Show every host this state folder knows, with its timings and memory."""
+    try:
+        hosts = HostManager(state_dir).list_hosts()
+    except HostsError as exc:
+        raise _fail(exc) from None
+    table = Table("name", "address", "bridge", "state", "cloud-init", "ssh s", "ready s", "PSS MiB")
+    for h in hosts:
+        table.add_row(
+            h.name, h.address, h.bridge, "running" if h.running else "stopped",
+            h.cloud_init_status or "-", _seconds(h.ssh_ready_s), _seconds(h.cloud_init_done_s),
+            "-" if h.pss_mib is None else f"{h.pss_mib:.0f}",
+        )  # fmt: skip
+    Console().print(table)
+
+
+@app.command("start")
+def start(
+    name: Annotated[str, typer.Argument(help="The server's name")],
+    address: Annotated[str, typer.Option(help="Fixed address with prefix, e.g. 10.64.1.10/24")],
+    gateway: Annotated[str, typer.Option(help="The subnet's gateway, e.g. 10.64.1.1")],
+    network_id: Annotated[str, typer.Option(help="The Neutron network id (one bridge each)")],
+    user_data: Annotated[
+        Path | None, typer.Option(help="cloud-init user data file", exists=True, dir_okay=False)
+    ] = None,
+    wait: Annotated[bool, typer.Option(help="Wait for SSH and cloud-init")] = True,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for cloud-init")] = 900.0,
+    state_dir: StateOpt = None,
+) -> None:
+    """Start (or keep) a host by hand, as the watcher does for an ACTIVE server."""
+    text = user_data.read_text() if user_data else None
+    try:
+        info = HostManager(state_dir).ensure_host(
+            name, address, gateway, network_id, text, wait=wait, timeout=timeout
+        )
+    except HostsError as exc:
+        raise _fail(exc) from None
+    typer.echo(
+        f"{info.name}: {info.address} on {info.bridge}, "
+        f"cloud-init {info.cloud_init_status or 'booting'} (console: {info.console_log})"
+    )
+
+
+@app.command("stop")
+def stop(name: str, state_dir: StateOpt = None) -> None:
+    """Stop a host and remove its overlay, namespace and veth."""
+    try:
+        found = HostManager(state_dir).stop_host(name)
+    except HostsError as exc:
+        raise _fail(exc) from None
+    if not found:
+        typer.echo(f"no host named {name!r}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"stopped {name}")
+
+
+@app.command("stop-all")
+def stop_all(state_dir: StateOpt = None) -> None:
+    """Stop every host, then remove the bridges and the apt proxy."""
+    try:
+        names = HostManager(state_dir).stop_all()
+    except HostsError as exc:
+        raise _fail(exc) from None
+    typer.echo(f"stopped {len(names)} host(s){': ' + ', '.join(names) if names else ''}")
+
+
+@template_app.command("build")
+def template_build(
+    force: Annotated[bool, typer.Option(help="Rebuild even if a matching template exists")] = False,
+    suite: Annotated[str, typer.Option(help="Debian suite")] = "bookworm",
+) -> None:
+    """Build (or reuse) the template; its downloads stay cached for the next build."""
+    try:
+        spec = default_spec(suite)
+        reused = find_template(spec) is not None and not force
+        tpl = build_template(spec, force=force)
+    except HostsError as exc:
+        raise _fail(exc) from None
+    info = tpl.info
+    how = "reused" if reused else f"built in {info['build_seconds']} s"
+    typer.echo(f"template {tpl.path} ({info['size_mb']:.0f} MB): {how}")

@@ -1,0 +1,21 @@
+"""The one error type of the host machinery: a sentence a person can act on, plus the log to
+read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class HostsError(Exception):
+    """An environment or provisioning problem, reported as one sentence (and a log), never a
+    traceback."""
+
+    def __init__(self, message: str, log: Path | str | None = None) -> None:
+        self.message = message
+        self.log = Path(log) if log is not None else None
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        if self.log is None:
+            return self.message
+        return f"{self.message} (see {self.log})"

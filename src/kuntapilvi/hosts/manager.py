@@ -1,0 +1,311 @@
+"""HostManager: the API the devcloud watcher calls when a Nova server appears or goes away."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import paramiko
+
+from kuntapilvi.hosts import host as hostops
+from kuntapilvi.hosts import network, ssh
+from kuntapilvi.hosts.aptproxy import AptProxy
+from kuntapilvi.hosts.errors import HostsError
+from kuntapilvi.hosts.locking import file_lock
+from kuntapilvi.hosts.mirror import DebianMirror, find_mirror
+from kuntapilvi.hosts.names import (
+    bridge_name,
+    host_id,
+    hostname_for,
+    machine_name,
+    netns_name,
+    veth_name,
+)
+from kuntapilvi.hosts.paths import default_state_dir
+from kuntapilvi.hosts.seed import DEFAULT_ALLOWED_NET, Seed, parse_address, user_data_text
+from kuntapilvi.hosts.state import HostRecord, NetworkRecord, StateStore, process_alive
+from kuntapilvi.hosts.system import ensure_tools, require_root
+from kuntapilvi.hosts.template import TemplateSpec, build_template
+
+
+@dataclass(frozen=True)
+class HostInfo:
+    name: str
+    host_id: str
+    hostname: str
+    address: str
+    gateway: str
+    network_id: str
+    bridge: str
+    running: bool
+    pid: int
+    cloud_init_status: str
+    ssh_ready_s: float | None
+    cloud_init_done_s: float | None
+    pss_mib: float | None
+    console_log: Path
+    log: Path
+
+    @property
+    def ip(self) -> str:
+        return self.address.split("/")[0]
+
+
+class HostManager:
+    """Real Debian hosts for devcloud servers, one per server, booted from the server's user
+    data."""
+
+    def __init__(
+        self,
+        state_dir: Path | str | None = None,
+        *,
+        suite: str = "bookworm",
+        mirror: DebianMirror | None = None,
+        proxy_port: int | None = None,
+    ) -> None:
+        self.state_dir = Path(state_dir) if state_dir else default_state_dir()
+        self.store = StateStore(self.state_dir)
+        self.suite = suite
+        self._mirror = mirror
+        self.proxy_port = proxy_port
+        self.log = self.state_dir / "logs" / "hosts.log"
+        self.allowed_net = os.environ.get("KUNTAPILVI_HOSTS_ALLOWED_NET", DEFAULT_ALLOWED_NET)
+
+    # -- pieces -----------------------------------------------------------------------------
+    @property
+    def mirror(self) -> DebianMirror:
+        if self._mirror is None:
+            self._mirror = find_mirror(self.suite)
+        return self._mirror
+
+    @property
+    def spec(self) -> TemplateSpec:
+        return TemplateSpec(suite=self.suite, mirror=self.mirror)
+
+    @property
+    def proxy(self) -> AptProxy:
+        return AptProxy(self.state_dir, self.mirror, self.proxy_port)
+
+    def machine_key(self) -> tuple[Path, str]:
+        return ssh.ensure_machine_key(self.state_dir / "ssh")
+
+    def _lock(self) -> Any:
+        return file_lock(self.state_dir / ".lock")
+
+    def _record(self, name: str) -> HostRecord:
+        rec = self.store.load_host(host_id(name))
+        if rec is None:
+            raise HostsError(f"No host named {name!r} is known in {self.state_dir}")
+        return rec
+
+    def _paths(self, rec: HostRecord) -> hostops.HostPaths:
+        return hostops.HostPaths(self.store, rec.host_id)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def ensure_host(
+        self,
+        name: str,
+        address_cidr: str,
+        gateway: str,
+        network_id: str,
+        user_data: str | bytes | None,
+        *,
+        instance_id: str | None = None,
+        public_keys: tuple[str, ...] = (),
+        wait: bool = True,
+        timeout: float = 900.0,
+    ) -> HostInfo:
+        """Make sure a host for server NAME runs with exactly these settings.
+
+        Idempotent: a running host with the same settings is left alone; one with different settings
+        (new address, rebuilt user data) is replaced, as Nova's rebuild would. With WAIT, returns
+        once SSH answers and cloud-init has finished (done or error, see cloud_init_status).
+        """
+        try:
+            addr = parse_address(address_cidr, gateway, self.allowed_net)
+        except ValueError as exc:
+            raise HostsError(f"Cannot start host {name!r}: {exc}") from exc
+        hid = host_id(name)
+        text = user_data_text(user_data)
+        iid = instance_id or f"kp-{hid}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
+        config = json.dumps(
+            [name, str(addr.interface), str(addr.gateway), network_id, text, iid,
+             list(public_keys), self.spec.key()]
+        )  # fmt: skip
+        config_hash = hashlib.sha256(config.encode()).hexdigest()[:16]
+        with self._lock():
+            require_root()
+            existing = self.store.load_host(hid)
+            if existing and existing.config_hash == config_hash and self._alive(existing):
+                start_new = False
+            else:
+                if existing:
+                    self._teardown(existing)
+                self._check_address_free(hid, network_id, addr.address)
+                start_new = True
+            if start_new:
+                rec = HostRecord(
+                    name=name, host_id=hid, hostname=hostname_for(name),
+                    address=str(addr.interface), gateway=str(addr.gateway),
+                    network_id=network_id, bridge=bridge_name(network_id), veth=veth_name(hid),
+                    netns=netns_name(hid), machine=machine_name(hid), instance_id=iid,
+                    config_hash=config_hash,
+                )  # fmt: skip
+                self._start(rec, Seed(iid, rec.hostname, addr, text, tuple(public_keys)))
+        if wait:
+            return self.wait_ready(name, timeout=timeout)
+        return self._info(self._record(name))
+
+    def _alive(self, rec: HostRecord) -> bool:
+        return process_alive(rec.pid, rec.pid_start)
+
+    def _check_address_free(self, hid: str, network_id: str, address: str) -> None:
+        for other in self.store.hosts():
+            if (
+                other.host_id != hid
+                and other.network_id == network_id
+                and other.address.split("/")[0] == address
+            ):
+                raise HostsError(f"Address {address} is already used by host {other.name!r}")
+
+    def _start(self, rec: HostRecord, seed: Seed) -> None:
+        paths = self._paths(rec)
+        log = paths.log
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text("")
+        ensure_tools(log)
+        template = build_template(self.spec)
+        rec.template = template.path.name
+        # The record goes to disk before anything is made, so a crash in between can be cleaned up.
+        self.store.save_host(rec)
+        try:
+            network.ensure_bridge(rec.bridge, seed.address.gateway_cidr, log)
+            self.store.save_network(
+                NetworkRecord(rec.network_id, rec.bridge, seed.address.gateway_cidr)
+            )
+            self.proxy.ensure([n.gateway_cidr.split("/")[0] for n in self.store.networks()])
+            hostops.mount_root(paths, template.rootfs, log)
+            _, pubkey = self.machine_key()
+            hostops.write_seed(paths.root, seed, pubkey, self.proxy.url(rec.gateway))
+            network.create_host_link(rec.netns, rec.veth, rec.bridge, log)
+            rec.started_at = time.time()
+            rec.pid, rec.pid_start = hostops.boot(rec, paths)
+            self.store.save_host(rec)
+        except BaseException:
+            self._teardown(rec)
+            raise
+
+    def wait_ready(self, name: str, timeout: float = 900.0) -> HostInfo:
+        """Wait for SSH, then for `cloud-init status --wait`; timings are kept in the state."""
+        rec = self._record(name)
+        paths = self._paths(rec)
+        if not self._alive(rec):
+            raise HostsError(f"Host {name!r} is not running", paths.console)
+        deadline = time.monotonic() + timeout
+        key, _ = self.machine_key()
+        client, _ = ssh.wait_for_ssh(
+            rec.address.split("/")[0], paths.root, key, timeout, paths.console
+        )
+        ssh_s = time.time() - rec.started_at
+        try:
+            remaining = max(10.0, deadline - time.monotonic())
+            rc, out, _ = ssh.run(client, "cloud-init status --wait --long", timeout=remaining)
+        except (paramiko.SSHException, OSError) as exc:
+            raise HostsError(f"Lost SSH to {name!r} while waiting for cloud-init: {exc}",
+                             paths.console) from exc  # fmt: skip
+        finally:
+            client.close()
+        status = "unknown"
+        for line in out.splitlines():
+            if line.startswith("status:"):
+                status = line.split(":", 1)[1].strip()
+        with self._lock():
+            rec = self._record(name)
+            rec.ssh_ready_s = round(ssh_s, 2)
+            rec.cloud_init_done_s = round(time.time() - rec.started_at, 2)
+            rec.cloud_init_status = status if rc in (0, 1, 2) else f"unknown (rc {rc})"
+            self.store.save_host(rec)
+        return self._info(rec)
+
+    def stop_host(self, name: str) -> bool:
+        """Stop and remove the host of server NAME; False if there was none."""
+        with self._lock():
+            rec = self.store.load_host(host_id(name))
+            if rec is None:
+                return False
+            self._teardown(rec)
+            return True
+
+    def _teardown(self, rec: HostRecord) -> None:
+        require_root()
+        paths = self._paths(rec)
+        hostops.teardown(rec, paths, paths.log)
+        self.store.forget_host(rec.host_id)
+        with contextlib.suppress(OSError):
+            paths.dir.rmdir()
+
+    def stop_all(self) -> list[str]:
+        """Stop every host, then remove the bridges and the apt proxy: nothing of ours is left."""
+        with self._lock():
+            stopped = []
+            for rec in self.store.hosts():
+                self._teardown(rec)
+                stopped.append(rec.name)
+            for net in self.store.networks():
+                network.delete_bridge(net.bridge, self.log)
+                self.store.forget_network(net.bridge)
+            # The proxy is stopped by its PID file; no mirror lookup is needed for that.
+            AptProxy(self.state_dir, DebianMirror("http://unused"), self.proxy_port).stop()
+            return stopped
+
+    # -- looking at hosts ---------------------------------------------------------------------
+    def _info(self, rec: HostRecord) -> HostInfo:
+        paths = self._paths(rec)
+        alive = self._alive(rec)
+        pss = None
+        if alive:
+            pss = round(hostops.pss_kib(hostops.process_tree(rec.pid)) / 1024, 1)
+        return HostInfo(
+            name=rec.name, host_id=rec.host_id, hostname=rec.hostname, address=rec.address,
+            gateway=rec.gateway, network_id=rec.network_id, bridge=rec.bridge, running=alive,
+            pid=rec.pid, cloud_init_status=rec.cloud_init_status or ("booting" if alive else ""),
+            ssh_ready_s=rec.ssh_ready_s, cloud_init_done_s=rec.cloud_init_done_s, pss_mib=pss,
+            console_log=paths.console, log=paths.log,
+        )  # fmt: skip
+
+    def list_hosts(self) -> list[HostInfo]:
+        return [self._info(rec) for rec in self.store.hosts()]
+
+    def get_host(self, name: str) -> HostInfo:
+        return self._info(self._record(name))
+
+    def host_key(self, name: str) -> str:
+        rec = self._record(name)
+        key = ssh.read_host_key(self._paths(rec).root)
+        if key is None:
+            raise HostsError(f"Host {name!r} has not published an SSH host key yet")
+        return key
+
+    def ssh_client(self, name: str) -> paramiko.SSHClient:
+        rec = self._record(name)
+        key, _ = self.machine_key()
+        return ssh.connect(rec.address.split("/")[0], key, self.host_key(name))
+
+    def run(self, name: str, command: str, timeout: float = 120) -> tuple[int, str, str]:
+        client = self.ssh_client(name)
+        try:
+            return ssh.run(client, command, timeout=timeout)
+        finally:
+            client.close()
+
+    def testinfra(self, name: str) -> Any:
+        """A testinfra Host for NAME over paramiko, pinned to the key the host published."""
+        rec = self._record(name)
+        key, _ = self.machine_key()
+        return ssh.testinfra_host(rec.address.split("/")[0], key, self.host_key(name))

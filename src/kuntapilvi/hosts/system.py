@@ -1,0 +1,118 @@
+"""Running root-level commands with their output in a log file, and installing what the machinery
+needs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from kuntapilvi.hosts.errors import HostsError
+
+# Debian packages the machinery needs on the machine itself, keyed by a command each one provides.
+REQUIRED_TOOLS: dict[str, str] = {
+    "debootstrap": "debootstrap",
+    "systemd-nspawn": "systemd-container",
+    "apt-cacher-ng": "apt-cacher-ng",
+    "ip": "iproute2",
+    "mount": "mount",
+    "zstd": "zstd",
+}
+
+
+def require_root() -> None:
+    if os.geteuid() != 0:
+        raise HostsError(
+            "Hosts need root (network namespaces, overlay mounts, systemd-nspawn); run as root"
+        )
+
+
+def _log_header(log: Path, cmd: Sequence[str]) -> None:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("a") as fh:
+        fh.write(f"\n$ {' '.join(cmd)}  # {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}\n")
+
+
+def run(
+    cmd: Sequence[str],
+    log: Path,
+    what: str,
+    *,
+    check: bool = True,
+    timeout: float | None = None,
+    env: dict[str, str] | None = None,
+    input: str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run CMD with stdout/stderr appended to LOG; on failure raise HostsError naming WHAT and the
+    log."""
+    _log_header(log, cmd)
+    full_env = None if env is None else {**os.environ, **env}
+    with log.open("a") as fh:
+        try:
+            proc = subprocess.run(
+                list(cmd),
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                text=True,
+                timeout=timeout,
+                env=full_env,
+                input=input,
+                stdin=None if input is not None else subprocess.DEVNULL,
+                check=False,
+            )
+        except FileNotFoundError as exc:
+            raise HostsError(f"Could not {what}: {cmd[0]} is not installed", log) from exc
+        except subprocess.TimeoutExpired as exc:
+            raise HostsError(f"Could not {what}: it took longer than {timeout:.0f} s", log) from exc
+    if check and proc.returncode != 0:
+        raise HostsError(f"Could not {what}: {cmd[0]} exited with {proc.returncode}", log)
+    return proc
+
+
+def quiet(cmd: Sequence[str]) -> subprocess.CompletedProcess[str]:
+    """Run a query whose failure is an answer (e.g. `ip link show X`), capturing its output."""
+    return subprocess.run(list(cmd), capture_output=True, text=True, check=False)
+
+
+def ensure_tools(log: Path) -> None:
+    """Install the machine-side packages once, so a fresh machine works without manual steps."""
+    missing = sorted({pkg for tool, pkg in REQUIRED_TOOLS.items() if shutil.which(tool) is None})
+    if not missing:
+        return
+    require_root()
+    env = {"DEBIAN_FRONTEND": "noninteractive"}
+    run(["apt-get", "update", "-q"], log, "update the apt package lists", env=env, timeout=600)
+    run(
+        [
+            "apt-get",
+            "install",
+            "-y",
+            "-q",
+            "-o",
+            "DPkg::Lock::Timeout=300",
+            "--no-install-recommends",
+            *missing,
+        ],
+        log,
+        f"install {', '.join(missing)}",
+        env=env,
+        timeout=900,
+    )
+    if "apt-cacher-ng" in missing:
+        _stop_distribution_acng(log)
+
+
+def _stop_distribution_acng(log: Path) -> None:
+    """The packaged apt-cacher-ng service listens on every address and on our port; keep it off.
+
+    The machinery runs its own instance bound to loopback and the bridges. Only the service's own
+    PID file is used, so a kuntapilvi instance is never touched.
+    """
+    if Path("/run/apt-cacher-ng/pid").is_file() and Path("/etc/init.d/apt-cacher-ng").is_file():
+        run(["/etc/init.d/apt-cacher-ng", "stop"], log, "stop the distribution's apt-cacher-ng",
+            check=False)  # fmt: skip
+    if shutil.which("update-rc.d"):
+        run(["update-rc.d", "apt-cacher-ng", "disable"], log, "disable it at boot", check=False)
