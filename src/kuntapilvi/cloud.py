@@ -4,20 +4,14 @@ otherwise the local devcloud."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
-DEVCLOUD_DEFAULTS = {
-    "auth_url": "http://127.0.0.1:5000/v3",
-    "user_name": "admin",
-    "password": "devcloud-admin",
-    "tenant_name": "admin",
-    "user_domain_name": "Default",
-    "project_domain_name": "Default",
-}
+from kuntapilvi.devcloud.errors import DevcloudError
 
 
 def provider_args(region: str) -> dict[str, str]:
-    """Keyword arguments for openstack.Provider in `region` (OS_* wins over devcloud)."""
-    if os.environ.get("OS_AUTH_URL"):
+    """Keyword arguments for openstack.Provider in `region` (OS_AUTH_URL wins over devcloud)."""
+    if os.environ.get("OS_AUTH_URL") and os.environ.get("KUNTAPILVI_CLOUD") != "devcloud":
         return {
             "auth_url": os.environ["OS_AUTH_URL"],
             "user_name": os.environ.get("OS_USERNAME", ""),
@@ -27,4 +21,39 @@ def provider_args(region: str) -> dict[str, str]:
             "project_domain_name": os.environ.get("OS_PROJECT_DOMAIN_NAME", "Default"),
             "region": region,
         }
-    return {**DEVCLOUD_DEFAULTS, "region": region}
+    return devcloud_args(region)
+
+
+def devcloud_args(region: str) -> dict[str, str]:
+    from kuntapilvi.devcloud import connection_info
+
+    try:
+        config = connection_info()["pulumi_config"]
+    except DevcloudError:
+        # No devcloud state yet: previews under mocks need no password.
+        config = {
+            "openstack:authUrl": "http://127.0.0.1:5000/v3",
+            "openstack:userName": "admin",
+            "openstack:password": "",
+            "openstack:tenantName": "admin",
+            "openstack:userDomainName": "Default",
+            "openstack:projectDomainName": "Default",
+        }
+    return {
+        "auth_url": config["openstack:authUrl"],
+        "user_name": config["openstack:userName"],
+        "password": config["openstack:password"],
+        "tenant_name": config["openstack:tenantName"],
+        "user_domain_name": config["openstack:userDomainName"],
+        "project_domain_name": config["openstack:projectDomainName"],
+        "region": region,
+    }
+
+
+def devcloud_image_dir() -> Path | None:
+    from kuntapilvi.devcloud import connection_info
+
+    try:
+        return Path(connection_info()["base_image"]).parent
+    except DevcloudError:
+        return None

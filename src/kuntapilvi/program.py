@@ -13,7 +13,7 @@ from typing import Any
 import pulumi
 import pulumi_openstack as openstack
 
-from kuntapilvi.cloud import provider_args
+from kuntapilvi.cloud import devcloud_image_dir, provider_args
 from kuntapilvi.errors import KuntapilviError
 from kuntapilvi.model import Model, Tenant
 from kuntapilvi.project import ProjectPaths, find_root
@@ -66,8 +66,11 @@ def run(paths: ProjectPaths | None = None) -> None:
 
 
 def image_dir() -> Path:
+    """Where base image files are: KUNTAPILVI_IMAGE_DIR, else devcloud's image folder."""
     configured = os.environ.get("KUNTAPILVI_IMAGE_DIR")
-    return Path(configured) if configured else find_root().state / "devcloud" / "images"
+    if configured:
+        return Path(configured)
+    return devcloud_image_dir() or find_root().state / "devcloud" / "images"
 
 
 def build_centre(model: Model, stack: str) -> None:

@@ -150,3 +150,9 @@ def logs(
         raise typer.Exit(subprocess.call(argv))
     except KeyboardInterrupt:
         raise typer.Exit(0) from None
+
+
+# `kuntapilvi devcloud hosts`: the real Debian hosts behind devcloud's servers.
+from kuntapilvi.cli import hosts as _hosts  # noqa: E402 - mounted after the devcloud app exists
+
+app.add_typer(_hosts.app, name="hosts")

@@ -17,8 +17,9 @@ from kuntapilvi.devcloud.paths import Paths
 # is what the services themselves use to find each other.
 REGIONS: tuple[str, ...] = ("fi-kuo-1", "fi-kaj-1")
 
-# Flat physical networks Neutron accepts; the centre's stack builds its external net on it.
-FLAT_PHYSNETS: tuple[str, ...] = ("public",)
+# Flat physical networks Neutron accepts: one per region, as catalog/centre.yaml names them
+# (external_network.physical_network); the centre's stack builds each external net on one.
+FLAT_PHYSNETS: tuple[str, ...] = ("public-kuo", "public-kaj")
 
 # The Neutron `test` mechanism driver binds ports (vif_type ovs, ACTIVE) only for this host.
 COMPUTE_HOST = "host-ovs-filter-active"
