@@ -96,7 +96,14 @@ def test_rabbitmq_and_epmd_stay_on_loopback(rendered: dict[str, str]) -> None:
 
 def test_neutron_allows_public_flat_and_vxlan_tenant_networks(rendered: dict[str, str]) -> None:
     ml2 = ini(rendered["neutron/ml2_conf.ini"])
-    assert ml2["ml2_type_flat"]["flat_networks"] == "public"
+    # Every region's external network in catalog/centre.yaml must land on a flat physnet.
+    from kuntapilvi.catalogue import load_catalogue
+    from kuntapilvi.project import ProjectPaths
+
+    repo = Path(__file__).resolve().parents[2]
+    centre = load_catalogue(ProjectPaths(repo))[0].centre
+    wanted = {r.external_network.physical_network for r in centre.regions}
+    assert set(ml2["ml2_type_flat"]["flat_networks"].split(",")) == wanted
     assert set(ml2["ml2"]["type_drivers"].split(",")) == {"flat", "vxlan"}
     assert ml2["ml2"]["tenant_network_types"] == "vxlan"
     assert ml2["ml2"]["mechanism_drivers"] == "test"
