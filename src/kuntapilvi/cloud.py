@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from kuntapilvi.devcloud.errors import DevcloudError
+from kuntapilvi.errors import KuntapilviError
 
 
 def provider_args(region: str) -> dict[str, str]:
@@ -29,8 +30,13 @@ def devcloud_args(region: str) -> dict[str, str]:
 
     try:
         config = connection_info()["pulumi_config"]
-    except DevcloudError:
-        # No devcloud state yet: previews under mocks need no password.
+    except DevcloudError as exc:
+        # Under mocks (plan, unit tests) no cloud is contacted, so no password is needed.
+        if not os.environ.get("KUNTAPILVI_MOCKS"):
+            raise KuntapilviError(
+                f"{exc} Or point the stacks at a real cloud by setting OS_AUTH_URL and the "
+                "other OS_* variables."
+            ) from None
         config = {
             "openstack:authUrl": "http://127.0.0.1:5000/v3",
             "openstack:userName": "admin",

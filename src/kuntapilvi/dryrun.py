@@ -77,6 +77,7 @@ def dry_run(paths: ProjectPaths, stack: str, today: str | None = None) -> Record
     model = validate(paths, [stack]).model
     recorder = RecordingMocks(mock_centre_regions(model.cards, model.centre))
     previous = os.environ.get("KUNTAPILVI_TODAY")
+    os.environ["KUNTAPILVI_MOCKS"] = "1"
     if today is not None:
         os.environ["KUNTAPILVI_TODAY"] = today
     try:

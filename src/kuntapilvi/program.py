@@ -54,15 +54,19 @@ def run(paths: ProjectPaths | None = None) -> None:
         raise pulumi.RunError(str(exc)) from None
     stack = pulumi.get_stack()
     model = load_model(paths, stack)
-    if stack in model.centre_stacks:
-        build_centre(model, stack)
-    elif stack in model.tenants:
-        build_tenant(model, model.tenants[stack], today())
-    else:
-        raise pulumi.RunError(
-            f"stack '{stack}' has no stacks/Pulumi.{stack}.yaml; create it with "
-            f"'kuntapilvi new-tenant {stack}'"
-        )
+    try:
+        if stack in model.centre_stacks:
+            build_centre(model, stack)
+            return
+        if stack in model.tenants:
+            build_tenant(model, model.tenants[stack], today())
+            return
+    except KuntapilviError as exc:
+        raise pulumi.RunError(str(exc)) from None
+    raise pulumi.RunError(
+        f"stack '{stack}' has no stacks/Pulumi.{stack}.yaml; create it with "
+        f"'kuntapilvi new-tenant {stack}'"
+    )
 
 
 def image_dir() -> Path:
