@@ -37,17 +37,21 @@ def test_tenant_lifecycle(admin_conn: Any, base_image: Path, cleanup: Cleanup) -
     project = conn.identity.create_project(name=tag, domain_id="default")
     cleanup(lambda: conn.identity.delete_project(project))
     # Neutron creates a default security group per project on first use; remove it last.
-    cleanup(lambda: [conn.network.delete_security_group(sg)
-                     for sg in conn.network.security_groups(project_id=project.id)])
+    cleanup(
+        lambda: [
+            conn.network.delete_security_group(sg)
+            for sg in conn.network.security_groups(project_id=project.id)
+        ]
+    )
     admin_user = conn.identity.find_user("admin", ignore_missing=False)
     admin_role = conn.identity.find_role("admin", ignore_missing=False)
     conn.identity.assign_project_role_to_user(project, admin_user, admin_role)
-    cleanup(lambda: conn.identity.unassign_project_role_from_user(
-        project, admin_user, admin_role))
+    cleanup(lambda: conn.identity.unassign_project_role_from_user(project, admin_user, admin_role))
 
     conn.set_compute_quotas(project.id, cores=8, ram=8192, instances=4)
-    conn.set_network_quotas(project.id, network=5, subnet=5, router=2, port=20,
-                            security_group=5, security_group_rule=50)
+    conn.set_network_quotas(
+        project.id, network=5, subnet=5, router=2, port=20, security_group=5, security_group_rule=50
+    )
     conn.set_volume_quotas(project.id, volumes=4, gigabytes=20)
     assert conn.get_compute_quotas(project.id).cores == 8
     assert conn.get_network_quotas(project.id)["router"] == 2
@@ -55,13 +59,20 @@ def test_tenant_lifecycle(admin_conn: Any, base_image: Path, cleanup: Cleanup) -
 
     # --- admin-owned: external network on the `public` physnet, flavor, image ----------
     ext = conn.network.create_network(
-        name=f"{tag}-ext", is_router_external=True, provider_network_type="flat",
-        provider_physical_network="public", is_shared=False,
+        name=f"{tag}-ext",
+        is_router_external=True,
+        provider_network_type="flat",
+        provider_physical_network="public",
+        is_shared=False,
     )
     cleanup(lambda: conn.network.delete_network(ext))
     ext_subnet = conn.network.create_subnet(
-        network_id=ext.id, name=f"{tag}-ext-subnet", ip_version=4,
-        cidr="198.51.100.0/24", gateway_ip="198.51.100.1", is_dhcp_enabled=False,
+        network_id=ext.id,
+        name=f"{tag}-ext-subnet",
+        ip_version=4,
+        cidr="198.51.100.0/24",
+        gateway_ip="198.51.100.1",
+        is_dhcp_enabled=False,
     )
     cleanup(lambda: conn.network.delete_subnet(ext_subnet))
 
@@ -69,8 +80,12 @@ def test_tenant_lifecycle(admin_conn: Any, base_image: Path, cleanup: Cleanup) -
     cleanup(lambda: conn.compute.delete_flavor(flavor))
 
     image = conn.create_image(
-        f"{tag}-debian-12", filename=str(base_image), disk_format="raw",
-        container_format="bare", wait=True, timeout=120,
+        f"{tag}-debian-12",
+        filename=str(base_image),
+        disk_format="raw",
+        container_format="bare",
+        wait=True,
+        timeout=120,
     )
     cleanup(lambda: conn.image.delete_image(image))
     assert conn.image.get_image(image.id).status == "active"
@@ -81,11 +96,13 @@ def test_tenant_lifecycle(admin_conn: Any, base_image: Path, cleanup: Cleanup) -
     cleanup(lambda: tenant.network.delete_network(net))
     assert net.provider_network_type in (None, "vxlan")  # hidden from non-admin views
     assert conn.network.get_network(net.id).provider_network_type == "vxlan"
-    subnet = tenant.network.create_subnet(network_id=net.id, name=f"{tag}-subnet",
-                                          ip_version=4, cidr="10.10.0.0/24")
+    subnet = tenant.network.create_subnet(
+        network_id=net.id, name=f"{tag}-subnet", ip_version=4, cidr="10.10.0.0/24"
+    )
     cleanup(lambda: tenant.network.delete_subnet(subnet))
-    router = tenant.network.create_router(name=f"{tag}-router",
-                                          external_gateway_info={"network_id": ext.id})
+    router = tenant.network.create_router(
+        name=f"{tag}-router", external_gateway_info={"network_id": ext.id}
+    )
     cleanup(lambda: tenant.network.delete_router(router))
     tenant.network.add_interface_to_router(router, subnet_id=subnet.id)
     cleanup(lambda: tenant.network.remove_interface_from_router(router, subnet_id=subnet.id))
@@ -94,15 +111,23 @@ def test_tenant_lifecycle(admin_conn: Any, base_image: Path, cleanup: Cleanup) -
     sg = tenant.network.create_security_group(name=f"{tag}-ssh")
     cleanup(lambda: tenant.network.delete_security_group(sg))
     rule = tenant.network.create_security_group_rule(
-        security_group_id=sg.id, direction="ingress", ethertype="IPv4", protocol="tcp",
-        port_range_min=22, port_range_max=22, remote_ip_prefix="192.0.2.0/24",
+        security_group_id=sg.id,
+        direction="ingress",
+        ethertype="IPv4",
+        protocol="tcp",
+        port_range_min=22,
+        port_range_max=22,
+        remote_ip_prefix="192.0.2.0/24",
     )
     cleanup(lambda: tenant.network.delete_security_group_rule(rule))
 
     # --- server and volume ------------------------------------------------------------
     server = tenant.compute.create_server(
-        name=f"{tag}-vm", flavor_id=flavor.id, image_id=image.id,
-        networks=[{"uuid": net.id}], security_groups=[{"name": sg.name}],
+        name=f"{tag}-vm",
+        flavor_id=flavor.id,
+        image_id=image.id,
+        networks=[{"uuid": net.id}],
+        security_groups=[{"name": sg.name}],
     )
 
     def delete_server() -> None:
@@ -153,8 +178,16 @@ def test_env_prints_pulumi_and_os_variables(devcloud: dict[str, Any], devcloud_c
     result = devcloud_cli("env")
     assert result.returncode == 0
     assert "export OS_CLOUD=devcloud" in result.stdout
-    for key in ("authUrl", "userName", "password", "tenantName", "userDomainName",
-                "projectDomainName", "region", "insecure"):
+    for key in (
+        "authUrl",
+        "userName",
+        "password",
+        "tenantName",
+        "userDomainName",
+        "projectDomainName",
+        "region",
+        "insecure",
+    ):
         assert f"openstack:{key}" in devcloud["pulumi_config"]
     assert devcloud["pulumi_config"]["openstack:region"] == "fi-kuo-1"
 

@@ -44,8 +44,9 @@ def test_port_conflict_during_up_is_one_sentence(monkeypatch: pytest.MonkeyPatch
 
 def test_failed_service_names_its_log(monkeypatch: pytest.MonkeyPatch, state: Paths) -> None:
     def fake_up(paths: Paths, console: Any) -> Any:
-        raise DevcloudError("neutron-api exited during start-up (exit code 3).",
-                            paths.log("neutron-api"))
+        raise DevcloudError(
+            "neutron-api exited during start-up (exit code 3).", paths.log("neutron-api")
+        )
 
     monkeypatch.setattr(lifecycle, "up", fake_up)
     result = runner.invoke(app, ["devcloud", "up"])
@@ -75,11 +76,22 @@ def test_connection_info_and_env_output(state: Paths) -> None:
     assert info["pulumi_config"]["openstack:authUrl"] == "http://127.0.0.1:5000/v3"
     assert info["pulumi_config"]["openstack:region"] == "fi-kuo-1"
     assert set(info["pulumi_config"]) == {
-        f"openstack:{k}" for k in ("authUrl", "userName", "password", "tenantName",
-                                   "userDomainName", "projectDomainName", "region", "insecure")}
+        f"openstack:{k}"
+        for k in (
+            "authUrl",
+            "userName",
+            "password",
+            "tenantName",
+            "userDomainName",
+            "projectDomainName",
+            "region",
+            "insecure",
+        )
+    }
     assert info["environ"]["OS_CLOUD"] == "devcloud"
     assert credentials.connection_info(state, "fi-kaj-1")["environ"]["OS_REGION_NAME"] == (
-        "fi-kaj-1")
+        "fi-kaj-1"
+    )
     credentials.write_clouds_yaml(state)
     result = runner.invoke(app, ["devcloud", "env"])
     assert result.exit_code == 0
@@ -136,8 +148,7 @@ def test_first_failing_step_stops_the_run() -> None:
     def boom() -> None:
         raise DevcloudError("boom")
 
-    steps = [Step("bad", boom), Step("later", lambda: ran.append("later") and None,
-                                       after=("bad",))]
+    steps = [Step("bad", boom), Step("later", lambda: ran.append("later") and None, after=("bad",))]
     with pytest.raises(DevcloudError):
         lifecycle.run_steps(steps, Console(quiet=True))
     assert ran == []

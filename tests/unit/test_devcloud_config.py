@@ -31,8 +31,11 @@ def ini(text: str) -> configparser.ConfigParser:
     return parser
 
 
-INI_FILES = [t for t in config.TEMPLATES if t.endswith((".conf", ".ini", ".cnf"))
-             and not t.startswith("rabbitmq/")]
+INI_FILES = [
+    t
+    for t in config.TEMPLATES
+    if t.endswith((".conf", ".ini", ".cnf")) and not t.startswith("rabbitmq/")
+]
 
 
 def test_every_template_renders(rendered: dict[str, str]) -> None:
@@ -55,8 +58,9 @@ def test_nothing_binds_a_wildcard_or_foreign_address(rendered: dict[str, str]) -
     found = 0
     for name, rendered_text in rendered.items():
         # Comments may explain what is avoided (e.g. epmd on 0.0.0.0); settings may not.
-        text = "\n".join(line for line in rendered_text.splitlines()
-                         if not line.lstrip().startswith("#"))
+        text = "\n".join(
+            line for line in rendered_text.splitlines() if not line.lstrip().startswith("#")
+        )
         assert "0.0.0.0" not in text, name
         for match in listen_keys.finditer(text):
             found += 1

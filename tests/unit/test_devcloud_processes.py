@@ -46,8 +46,9 @@ def test_start_and_stop_own_process_group(tmp_path: Path) -> None:
     log = tmp_path / "sleeper.log"
     # The parent forks a child; stopping must take both (gunicorn master + worker case).
     script = "import subprocess, time; subprocess.Popen(['sleep', '60']); time.sleep(60)"
-    proc = processes.start("sleeper", [sys.executable, "-c", script], env=dict(os.environ),
-                           log=log, pidfile=pidfile)
+    proc = processes.start(
+        "sleeper", [sys.executable, "-c", script], env=dict(os.environ), log=log, pidfile=pidfile
+    )
     record = processes.running_record(pidfile)
     assert record is not None and record.pid == proc.pid
     time.sleep(0.5)
@@ -63,8 +64,13 @@ def test_start_and_stop_own_process_group(tmp_path: Path) -> None:
 def test_stop_all_escalates_to_sigkill(tmp_path: Path) -> None:
     pidfile = tmp_path / "stubborn.pid"
     script = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"
-    proc = processes.start("stubborn", [sys.executable, "-c", script], env=dict(os.environ),
-                           log=tmp_path / "s.log", pidfile=pidfile)
+    proc = processes.start(
+        "stubborn",
+        [sys.executable, "-c", script],
+        env=dict(os.environ),
+        log=tmp_path / "s.log",
+        pidfile=pidfile,
+    )
     time.sleep(0.5)
     assert processes.stop_all([pidfile], timeout=1) == ["stubborn"]
     assert proc.wait(timeout=5) == -9

@@ -6,6 +6,7 @@ import typer
 
 from kuntapilvi.cli import devcloud
 from kuntapilvi.cli.plan import plan_command
+from kuntapilvi.cli.schema import schema_command
 from kuntapilvi.cli.validate import validate_command
 
 app = typer.Typer(
@@ -16,6 +17,7 @@ app = typer.Typer(
 )
 app.command("validate")(validate_command)
 app.command("plan")(plan_command)
+app.command("schema")(schema_command)
 app.add_typer(devcloud.app, name="devcloud")
 
 

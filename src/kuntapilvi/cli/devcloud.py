@@ -52,11 +52,14 @@ def up() -> None:
 
     result = _guard(run)
     if result.already_running:
-        console.print(f"devcloud is already running ({len(svc.SERVICES)} services answering); "
-                      "nothing to do.")
+        console.print(
+            f"devcloud is already running ({len(svc.SERVICES)} services answering); nothing to do."
+        )
         return
-    console.print(f"[bold green]devcloud is up[/] in {result.seconds:.1f} s. "
-                  "Point clients at it with: eval \"$(kuntapilvi devcloud env)\"")
+    console.print(
+        f"[bold green]devcloud is up[/] in {result.seconds:.1f} s. "
+        'Point clients at it with: eval "$(kuntapilvi devcloud env)"'
+    )
 
 
 @app.command()
@@ -91,8 +94,15 @@ def status(
     paths = Paths.default()
     rows = _guard(lambda: st.collect(paths))
     if as_json:
-        typer.echo(json.dumps([{"name": r.name, "pid": r.pid, "port": r.port,
-                                "answering": r.answering} for r in rows], indent=2))
+        typer.echo(
+            json.dumps(
+                [
+                    {"name": r.name, "pid": r.pid, "port": r.port, "answering": r.answering}
+                    for r in rows
+                ],
+                indent=2,
+            )
+        )
     else:
         table = Table(title=f"devcloud ({paths.state})")
         for column in ("service", "pid", "port", "answering"):
@@ -124,8 +134,9 @@ def env(
 
 @app.command()
 def logs(
-    service: Annotated[str | None, typer.Argument(help="Service to tail; all paths if omitted.")]
-    = None,
+    service: Annotated[
+        str | None, typer.Argument(help="Service to tail; all paths if omitted.")
+    ] = None,
     lines: Annotated[int, typer.Option("--lines", "-n")] = 50,
     follow: Annotated[bool, typer.Option("--follow", "-f")] = False,
 ) -> None:

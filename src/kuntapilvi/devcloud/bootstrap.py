@@ -66,25 +66,34 @@ def init_mariadb(paths: Paths) -> None:
     if (paths.data / "mysql" / "mysql").is_dir():
         return
     run_manage(
-        paths, "mariadb-setup",
-        ["mariadb-install-db", f"--defaults-file={paths.etc / 'mariadb' / 'my.cnf'}",
-         f"--user={getpass.getuser()}", "--auth-root-authentication-method=normal",
-         "--skip-test-db"],
+        paths,
+        "mariadb-setup",
+        [
+            "mariadb-install-db",
+            f"--defaults-file={paths.etc / 'mariadb' / 'my.cnf'}",
+            f"--user={getpass.getuser()}",
+            "--auth-root-authentication-method=normal",
+            "--skip-test-db",
+        ],
         "Initialising the MariaDB data folder",
     )
 
 
 def create_databases(ctx: Context) -> None:
     user, pw = svc.DB_USER, ctx.secrets["db"]
-    sql = [f"CREATE USER IF NOT EXISTS '{user}'@'localhost' IDENTIFIED BY '{pw}';",
-           f"ALTER USER '{user}'@'localhost' IDENTIFIED BY '{pw}';"]
+    sql = [
+        f"CREATE USER IF NOT EXISTS '{user}'@'localhost' IDENTIFIED BY '{pw}';",
+        f"ALTER USER '{user}'@'localhost' IDENTIFIED BY '{pw}';",
+    ]
     for db in svc.DATABASES:
         sql.append(f"CREATE DATABASE IF NOT EXISTS `{db}` CHARACTER SET utf8;")
         sql.append(f"GRANT ALL PRIVILEGES ON `{db}`.* TO '{user}'@'localhost';")
     run_manage(
-        ctx.paths, "mariadb-setup",
+        ctx.paths,
+        "mariadb-setup",
         ["mariadb", f"--defaults-file={ctx.paths.etc / 'mariadb' / 'my.cnf'}", "-u", "root"],
-        "Creating the service databases", stdin="\n".join(sql) + "\n",
+        "Creating the service databases",
+        stdin="\n".join(sql) + "\n",
     )
 
 
@@ -105,15 +114,38 @@ def _manage_steps(ctx: Context) -> dict[str, list[list[str]]]:
             [*keystone, "db_sync"],
             [*keystone, "fernet_setup", "--keystone-user", user, "--keystone-group", group],
             [*keystone, "credential_setup", "--keystone-user", user, "--keystone-group", group],
-            [*keystone, "bootstrap", "--bootstrap-password", ctx.secrets["admin"],
-             "--bootstrap-username", "admin", "--bootstrap-project-name", "admin",
-             "--bootstrap-role-name", "admin", "--bootstrap-service-name", "keystone",
-             "--bootstrap-region-id", svc.REGIONS[0],
-             "--bootstrap-admin-url", url, "--bootstrap-internal-url", url,
-             "--bootstrap-public-url", url],
+            [
+                *keystone,
+                "bootstrap",
+                "--bootstrap-password",
+                ctx.secrets["admin"],
+                "--bootstrap-username",
+                "admin",
+                "--bootstrap-project-name",
+                "admin",
+                "--bootstrap-role-name",
+                "admin",
+                "--bootstrap-service-name",
+                "keystone",
+                "--bootstrap-region-id",
+                svc.REGIONS[0],
+                "--bootstrap-admin-url",
+                url,
+                "--bootstrap-internal-url",
+                url,
+                "--bootstrap-public-url",
+                url,
+            ],
         ],
-        "placement": [[bin_("placement-manage"), "--config-file",
-                       str(etc / "placement" / "placement.conf"), "db", "sync"]],
+        "placement": [
+            [
+                bin_("placement-manage"),
+                "--config-file",
+                str(etc / "placement" / "placement.conf"),
+                "db",
+                "sync",
+            ]
+        ],
         "nova": [
             [*nova, "api_db", "sync"],
             [*nova, "cell_v2", "map_cell0"],
@@ -122,13 +154,34 @@ def _manage_steps(ctx: Context) -> dict[str, list[list[str]]]:
             [*nova, "cell_v2", "create_cell", "--name", "cell1"],
             [*nova, "db", "sync"],
         ],
-        "neutron": [[bin_("neutron-db-manage"), "--config-file",
-                     str(etc / "neutron" / "neutron.conf"), "--config-file",
-                     str(etc / "neutron" / "ml2_conf.ini"), "upgrade", "heads"]],
-        "cinder": [[bin_("cinder-manage"), "--config-file",
-                    str(etc / "cinder" / "cinder.conf"), "db", "sync"]],
-        "glance": [[bin_("glance-manage"), "--config-file",
-                    str(etc / "glance" / "glance-api.conf"), "db_sync"]],
+        "neutron": [
+            [
+                bin_("neutron-db-manage"),
+                "--config-file",
+                str(etc / "neutron" / "neutron.conf"),
+                "--config-file",
+                str(etc / "neutron" / "ml2_conf.ini"),
+                "upgrade",
+                "heads",
+            ]
+        ],
+        "cinder": [
+            [
+                bin_("cinder-manage"),
+                "--config-file",
+                str(etc / "cinder" / "cinder.conf"),
+                "db",
+                "sync",
+            ]
+        ],
+        "glance": [
+            [
+                bin_("glance-manage"),
+                "--config-file",
+                str(etc / "glance" / "glance-api.conf"),
+                "db_sync",
+            ]
+        ],
     }
 
 
@@ -153,9 +206,15 @@ def sync_schema(ctx: Context, owner: str) -> bool:
 
 def _cell1_exists(ctx: Context) -> bool:
     out = run_manage(
-        ctx.paths, "nova-manage",
-        [str(ctx.paths.venv_bin("nova-manage")), "--config-file",
-         str(ctx.paths.etc / "nova" / "nova.conf"), "cell_v2", "list_cells"],
+        ctx.paths,
+        "nova-manage",
+        [
+            str(ctx.paths.venv_bin("nova-manage")),
+            "--config-file",
+            str(ctx.paths.etc / "nova" / "nova.conf"),
+            "cell_v2",
+            "list_cells",
+        ],
         "Listing nova cells",
     )
     return " cell1 " in out
@@ -163,14 +222,22 @@ def _cell1_exists(ctx: Context) -> bool:
 
 def discover_hosts(ctx: Context) -> str:
     return run_manage(
-        ctx.paths, "nova-manage",
-        [str(ctx.paths.venv_bin("nova-manage")), "--config-file",
-         str(ctx.paths.etc / "nova" / "nova.conf"), "cell_v2", "discover_hosts", "--verbose"],
+        ctx.paths,
+        "nova-manage",
+        [
+            str(ctx.paths.venv_bin("nova-manage")),
+            "--config-file",
+            str(ctx.paths.etc / "nova" / "nova.conf"),
+            "cell_v2",
+            "discover_hosts",
+            "--verbose",
+        ],
         "Nova host discovery",
     )
 
 
 # --- openstacksdk -----------------------------------------------------------------------
+
 
 def admin_connection(ctx: Context) -> openstack.connection.Connection:
     try:
@@ -208,16 +275,21 @@ def register_catalog(ctx: Context, regions: Sequence[str] = svc.REGIONS) -> int:
     domain_id = "default"
     project = ident.find_project("service", domain_id=domain_id)
     if project is None:
-        project = ident.create_project(name="service", domain_id=domain_id,
-                                       description="OpenStack service users")
+        project = ident.create_project(
+            name="service", domain_id=domain_id, description="OpenStack service users"
+        )
         created += 1
     # keystone-manage bootstrap creates admin, member, reader and service roles.
     roles = [ident.find_role(name, ignore_missing=False) for name in ("admin", "service")]
     for name in svc.SERVICE_USERS:
         user = ident.find_user(name, domain_id=domain_id)
         if user is None:
-            user = ident.create_user(name=name, password=ctx.secrets["service"],
-                                     domain_id=domain_id, default_project_id=project.id)
+            user = ident.create_user(
+                name=name,
+                password=ctx.secrets["service"],
+                domain_id=domain_id,
+                default_project_id=project.id,
+            )
             created += 1
         for role in roles:
             ident.assign_project_role_to_user(project, user, role)
@@ -236,14 +308,23 @@ def register_catalog(ctx: Context, regions: Sequence[str] = svc.REGIONS) -> int:
         for region in regions:
             for interface in svc.INTERFACES:
                 if (region, interface) not in have:
-                    ident.create_endpoint(service_id=service.id, interface=interface,
-                                          url=entry.url, region_id=region, is_enabled=True)
+                    ident.create_endpoint(
+                        service_id=service.id,
+                        interface=interface,
+                        url=entry.url,
+                        region_id=region,
+                        is_enabled=True,
+                    )
                     created += 1
     return created
 
 
 def wait_for(
-    what: str, probe: Callable[[], Any], timeout: float, log_name: str, paths: Paths,
+    what: str,
+    probe: Callable[[], Any],
+    timeout: float,
+    log_name: str,
+    paths: Paths,
     interval: float = 1.0,
 ) -> Any:
     """Poll `probe` until it returns something truthy; errors count as 'not yet'."""
@@ -260,8 +341,7 @@ def wait_for(
             last_error = exc
         time.sleep(interval)
     detail = f" (last error: {type(last_error).__name__})" if last_error else ""
-    raise DevcloudError(f"{what} was not ready after {timeout:.0f} s{detail}.",
-                        paths.log(log_name))
+    raise DevcloudError(f"{what} was not ready after {timeout:.0f} s{detail}.", paths.log(log_name))
 
 
 def compute_node_reported(ctx: Context) -> bool:
@@ -271,8 +351,10 @@ def compute_node_reported(ctx: Context) -> bool:
     hypervisor API cannot tell, since it only lists hosts already mapped.
     """
     conn = admin_connection(ctx)
-    up = any(s.binary == "nova-compute" and s.state == "up" and s.status == "enabled"
-             for s in conn.compute.services())
+    up = any(
+        s.binary == "nova-compute" and s.state == "up" and s.status == "enabled"
+        for s in conn.compute.services()
+    )
     return up and any(True for _ in conn.placement.resource_providers())
 
 
@@ -283,5 +365,6 @@ def compute_host_mapped(ctx: Context) -> bool:
 
 def volume_service_up(ctx: Context) -> bool:
     conn = admin_connection(ctx)
-    return any(s.binary == "cinder-volume" and s.state == "up"
-               for s in conn.block_storage.services())
+    return any(
+        s.binary == "cinder-volume" and s.state == "up" for s in conn.block_storage.services()
+    )

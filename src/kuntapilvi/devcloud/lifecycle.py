@@ -68,8 +68,9 @@ def run_steps(steps: Iterable[Step], console: Console) -> dict[str, float]:
                     if all(d in done for d in step.after):
                         running[pool.submit(step.run)] = (step, time.monotonic())
                         del pending[name]
-                spinner.update("[bold]waiting for:[/] " + ", ".join(
-                    s.name for s, _ in running.values()))
+                spinner.update(
+                    "[bold]waiting for:[/] " + ", ".join(s.name for s, _ in running.values())
+                )
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in finished:
                     step, started = running.pop(future)
@@ -88,8 +89,9 @@ def run_steps(steps: Iterable[Step], console: Console) -> dict[str, float]:
     return timings
 
 
-def _wait_answering(service: svc.Service, paths: Paths,
-                    proc: subprocess.Popen[bytes] | None, timeout: float) -> None:
+def _wait_answering(
+    service: svc.Service, paths: Paths, proc: subprocess.Popen[bytes] | None, timeout: float
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if ABORT.is_set():
@@ -102,8 +104,9 @@ def _wait_answering(service: svc.Service, paths: Paths,
         if st.answers(service, paths):
             return
         time.sleep(0.3)
-    raise DevcloudError(f"{service.name} did not answer within {timeout:.0f} s.",
-                        paths.log(service.name))
+    raise DevcloudError(
+        f"{service.name} did not answer within {timeout:.0f} s.", paths.log(service.name)
+    )
 
 
 def start_service(name: str, paths: Paths) -> str | None:
@@ -115,16 +118,21 @@ def start_service(name: str, paths: Paths) -> str | None:
     for port in service.ports:
         processes.require_port_free(port, name)
     proc = processes.start(
-        name, svc.argv_for(service, paths), env=svc.env_for(service, paths),
-        log=paths.log(name), pidfile=pidfile, cwd=paths.state,
+        name,
+        svc.argv_for(service, paths),
+        env=svc.env_for(service, paths),
+        log=paths.log(name),
+        pidfile=pidfile,
+        cwd=paths.state,
     )
     if service.kind == "worker":
         # Workers open no port; catch an immediate crash (bad config, missing module) here,
         # later readiness comes from their service records.
         time.sleep(WORKER_SETTLE)
         if proc.poll() is not None:
-            raise DevcloudError(f"{name} exited during start-up (exit code {proc.returncode}).",
-                                paths.log(name))
+            raise DevcloudError(
+                f"{name} exited during start-up (exit code {proc.returncode}).", paths.log(name)
+            )
         return f"pid {proc.pid}"
     _wait_answering(service, paths, proc, API_TIMEOUT)
     return f"pid {proc.pid}"
@@ -135,8 +143,9 @@ def _setup_infra(ctx: Context) -> str | None:
     return None
 
 
-def _wait(what: str, probe: Callable[[], object], log: str, ctx: Context,
-          timeout: float = API_TIMEOUT) -> None:
+def _wait(
+    what: str, probe: Callable[[], object], log: str, ctx: Context, timeout: float = API_TIMEOUT
+) -> None:
     def guarded() -> object:
         if ABORT.is_set():
             raise DevcloudError(f"{what}: abandoned after another failure.")
@@ -146,20 +155,30 @@ def _wait(what: str, probe: Callable[[], object], log: str, ctx: Context,
 
 
 def _compute_ready(ctx: Context) -> str | None:
-    _wait("nova-compute registering its node", lambda: bootstrap.compute_node_reported(ctx),
-          "nova-compute", ctx)
+    _wait(
+        "nova-compute registering its node",
+        lambda: bootstrap.compute_node_reported(ctx),
+        "nova-compute",
+        ctx,
+    )
     if bootstrap.compute_host_mapped(ctx):
         return "mapped before"
     # Explicit discovery: the periodic one would take up to a minute.
     bootstrap.discover_hosts(ctx)
-    _wait("nova host discovery", lambda: bootstrap.compute_host_mapped(ctx),
-          "nova-manage", ctx, timeout=30)
+    _wait(
+        "nova host discovery",
+        lambda: bootstrap.compute_host_mapped(ctx),
+        "nova-manage",
+        ctx,
+        timeout=30,
+    )
     return svc.COMPUTE_HOST
 
 
 def _volume_ready(ctx: Context) -> str | None:
-    _wait("cinder-volume reporting up", lambda: bootstrap.volume_service_up(ctx),
-          "cinder-volume", ctx)
+    _wait(
+        "cinder-volume reporting up", lambda: bootstrap.volume_service_up(ctx), "cinder-volume", ctx
+    )
     return None
 
 
@@ -211,8 +230,9 @@ def up_steps(ctx: Context) -> list[Step]:
         steps.append(Step(f"{owner} schema", schema(owner), after=("databases",)))
     steps += [
         Step("keystone", start("keystone"), after=("keystone schema",)),
-        Step("catalogue", lambda: f"{bootstrap.register_catalog(ctx)} created",
-             after=("keystone",)),
+        Step(
+            "catalogue", lambda: f"{bootstrap.register_catalog(ctx)} created", after=("keystone",)
+        ),
         Step("placement", start("placement"), after=("placement schema",)),
         Step("glance-api", start("glance-api"), after=("glance schema",)),
         Step("neutron-api", start("neutron-api"), after=("neutron schema", "rabbitmq")),
@@ -222,14 +242,23 @@ def up_steps(ctx: Context) -> list[Step]:
         Step("nova-scheduler", start("nova-scheduler"), after=("nova schema", "rabbitmq")),
         # Started once placement and the catalogue exist: its first resource report runs
         # at start-up, and a failed one is only retried by a 60 s periodic task.
-        Step("nova-compute", start("nova-compute"),
-             after=("catalogue", "placement", "nova-conductor")),
+        Step(
+            "nova-compute",
+            start("nova-compute"),
+            after=("catalogue", "placement", "nova-conductor"),
+        ),
         Step("cinder-scheduler", start("cinder-scheduler"), after=("cinder schema", "rabbitmq")),
         Step("cinder-volume", start("cinder-volume"), after=("cinder schema", "rabbitmq")),
-        Step("compute host", lambda: _compute_ready(ctx),
-             after=("nova-compute", "nova-api", "nova-scheduler")),
-        Step("volume service", lambda: _volume_ready(ctx),
-             after=("cinder-volume", "cinder-api", "cinder-scheduler", "catalogue")),
+        Step(
+            "compute host",
+            lambda: _compute_ready(ctx),
+            after=("nova-compute", "nova-api", "nova-scheduler"),
+        ),
+        Step(
+            "volume service",
+            lambda: _volume_ready(ctx),
+            after=("cinder-volume", "cinder-api", "cinder-scheduler", "catalogue"),
+        ),
     ]
     return steps
 
@@ -250,8 +279,9 @@ def up(paths: Paths, console: Console) -> UpResult:
     down_now = [s.name for s in st.collect(paths) if not s.ok]
     if down_now:
         first = down_now[0]
-        raise DevcloudError(f"{', '.join(down_now)} stopped right after start-up.",
-                            paths.log(first))
+        raise DevcloudError(
+            f"{', '.join(down_now)} stopped right after start-up.", paths.log(first)
+        )
     ready.write_text(time.strftime("%Y-%m-%dT%H:%M:%S"))
     return UpResult(False, time.monotonic() - t0, timings)
 
