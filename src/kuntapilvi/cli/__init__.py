@@ -7,6 +7,7 @@ import typer
 from kuntapilvi.cli import devcloud
 from kuntapilvi.cli.plan import plan_command
 from kuntapilvi.cli.schema import schema_command
+from kuntapilvi.cli.tenants import agreement_command, capacity_command, new_tenant_command
 from kuntapilvi.cli.validate import validate_command
 
 app = typer.Typer(
@@ -18,6 +19,9 @@ app = typer.Typer(
 app.command("validate")(validate_command)
 app.command("plan")(plan_command)
 app.command("schema")(schema_command)
+app.command("new-tenant")(new_tenant_command)
+app.command("capacity")(capacity_command)
+app.command("agreement")(agreement_command)
 app.add_typer(devcloud.app, name="devcloud")
 
 

@@ -1,0 +1,128 @@
+"""Commands about tenants and the centre: new-tenant, capacity, agreement."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from kuntapilvi.cli.common import EXIT_INVALID, boundary, err, out
+from kuntapilvi.costs import tenant_costs, totals
+from kuntapilvi.errors import KuntapilviError
+from kuntapilvi.project import find_root
+from kuntapilvi.render import render
+from kuntapilvi.rules.capacity_rules import pool_use
+from kuntapilvi.stacks import stack_path
+from kuntapilvi.validate import validate
+
+
+def free_block(report_model, prefix: int) -> str:  # type: ignore[no-untyped-def]
+    """The first block of the given size inside the centre's space that no stack uses."""
+    space = ipaddress.IPv4Network(report_model.centre.address_space)
+    used = [
+        ipaddress.IPv4Network(s.request.address_block) for s in report_model.tenant_stacks.values()
+    ]
+    for candidate in space.subnets(new_prefix=prefix):
+        if not any(candidate.overlaps(u) for u in used):
+            return str(candidate)
+    raise KuntapilviError(f"no free /{prefix} block left in {space}; ask the centre to grow it")
+
+
+@boundary
+def new_tenant_command(
+    owner: Annotated[str, typer.Argument(help="Owner id from catalog/owners.yaml")],
+    region: Annotated[str | None, typer.Option(help="Region id (default: the first)")] = None,
+    prefix: Annotated[int, typer.Option(help="Size of the address block")] = 21,
+) -> None:
+    """Write stacks/Pulumi.<owner>.yaml for a registered owner with paid shares."""
+    paths = find_root()
+    report = validate(paths)
+    model = report.model
+    if not model.catalogue.complete:
+        raise KuntapilviError("the catalogue has errors; run 'kuntapilvi validate' first")
+    found = model.owners.owner(owner)
+    if found is None:
+        known = ", ".join(o.id for o in model.owners.owners)
+        raise KuntapilviError(
+            f"'{owner}' is not in catalog/owners.yaml (in-house rule); known owners: {known}"
+        )
+    if found.shares.paid < found.shares.subscribed:
+        raise KuntapilviError(f"{found.name} has unpaid shares; it can have no stack until paid")
+    target = stack_path(paths, owner)
+    if target.exists():
+        raise KuntapilviError(f"{paths.display(target)} exists already; edit it instead")
+    region_id = region or model.centre.regions[0].id
+    if model.centre.region(region_id) is None:
+        raise KuntapilviError(f"no region '{region_id}' in catalog/centre.yaml")
+    text = render(
+        paths.templates,
+        "docs/stack.yaml.j2",
+        {"owner": found, "region": region_id, "block": free_block(model, prefix)},
+    )
+    target.write_text(text, encoding="utf-8")
+    err.print(f"wrote {paths.display(target)}")
+    check = validate(paths, [owner])
+    if check.errors:
+        for f in check.errors:
+            err.print(f.render(), markup=False)
+        raise typer.Exit(EXIT_INVALID)
+
+
+@boundary
+def capacity_command() -> None:
+    """The centre's pools against what all tenants have reserved, per region."""
+    report = validate(find_root())
+    if not report.model.catalogue.complete:
+        raise KuntapilviError("the catalogue has errors; run 'kuntapilvi validate' first")
+    table = Table(title="Kapasiteetti / capacity")
+    for col in ("region", "pool", "reserved", "schedulable", "use"):
+        table.add_column(col, justify="left" if col in ("region", "pool") else "right")
+    for use in pool_use(report.model):
+        table.add_row(
+            use.region,
+            use.pool,
+            f"{use.reserved} {use.unit}",
+            f"{use.capacity} {use.unit}",
+            f"{use.ratio:.0%}",
+        )
+    out.print(table)
+    blocks = Table(title="Address blocks")
+    blocks.add_column("stack")
+    blocks.add_column("block")
+    for name, stack in sorted(report.model.tenant_stacks.items()):
+        blocks.add_row(name, stack.request.address_block)
+    out.print(blocks)
+
+
+@boundary
+def agreement_command(
+    stack: Annotated[str, typer.Argument(help="Tenant stack")],
+) -> None:
+    """The tenant's yearly service agreement appendix (services, service levels, prices)."""
+    paths = find_root()
+    report = validate(paths, [stack])
+    if report.errors or stack not in report.model.tenants:
+        for f in report.errors:
+            err.print(f.render(), markup=False)
+        raise typer.Exit(EXIT_INVALID)
+    model = report.model
+    tenant = model.tenants[stack]
+    costs = tenant_costs(tenant, model.price_list)
+    monthly, yearly = totals(costs)
+    out.print(
+        render(
+            paths.templates,
+            "docs/agreement.md.j2",
+            {
+                "owner": tenant.owner,
+                "tenant": tenant,
+                "prices": model.price_list,
+                "costs": costs,
+                "monthly": monthly,
+                "yearly": yearly,
+            },
+        ),
+        markup=False,
+    )

@@ -1,0 +1,58 @@
+"""new-tenant, capacity and agreement through the CLI."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from kuntapilvi.cli import app
+from kuntapilvi.project import ProjectPaths
+from kuntapilvi.validate import validate
+
+
+@pytest.fixture
+def run(project: ProjectPaths, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("KUNTAPILVI_ROOT", str(project.root))
+    return lambda *a: CliRunner().invoke(app, list(a))
+
+
+def test_new_tenant_writes_a_valid_stack_in_a_free_block(project: ProjectPaths, run) -> None:  # type: ignore[no-untyped-def]
+    result = run("new-tenant", "kuntapilvi", "--region", "fi-kaj-1")
+    assert result.exit_code == 0, result.output
+    report = validate(project)
+    assert report.ok, [f.render() for f in report.errors]
+    tenant = report.model.tenants["kuntapilvi"]
+    assert tenant.region.id == "fi-kaj-1"
+    others = [t.block for n, t in report.model.tenants.items() if n != "kuntapilvi"]
+    assert not any(tenant.block.overlaps(b) for b in others)
+
+
+def test_new_tenant_refuses_non_owner_and_existing(run) -> None:  # type: ignore[no-untyped-def]
+    assert run("new-tenant", "helsinki").exit_code == 2
+    assert run("new-tenant", "espoo").exit_code == 2
+
+
+def test_new_tenant_refuses_unpaid_owner(project: ProjectPaths, run) -> None:  # type: ignore[no-untyped-def]
+    owners = project.catalog / "owners.yaml"
+    owners.write_text(
+        owners.read_text().replace(
+            "shares: {subscribed: 1, paid: 1}\n    joined: 2026-01-01",
+            "shares: {subscribed: 1, paid: 0}\n    joined: 2026-01-01",
+        )
+    )
+    result = run("new-tenant", "kuntapilvi")
+    assert result.exit_code == 2 and "unpaid" in result.output
+
+
+def test_agreement_lists_every_service_with_price(run) -> None:  # type: ignore[no-untyped-def]
+    result = run("agreement", "kajaani")
+    assert result.exit_code == 0, result.output
+    assert "Kajaanin kaupunki" in result.stdout
+    assert result.stdout.count("`office.") == 5
+    assert "750.00 €/kk" in result.stdout
+
+
+def test_capacity_shows_both_regions(run) -> None:  # type: ignore[no-untyped-def]
+    result = run("capacity")
+    assert result.exit_code == 0
+    assert "fi-kuo-1" in result.stdout and "fi-kaj-1" in result.stdout
