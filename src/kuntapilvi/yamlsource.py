@@ -43,7 +43,12 @@ class YamlError(Exception):
         super().__init__(f"{file}:{line}: {message}")
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
+# libyaml's C parser keeps the same start marks on nodes and parses several times faster; the
+# pure-Python loader is the fallback where PyYAML was built without it.
+_Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _UniqueKeyLoader(_Base):  # type: ignore[valid-type,misc]
     """SafeLoader that refuses duplicate keys: YAML silently keeps the last one otherwise."""
 
 
