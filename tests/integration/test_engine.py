@@ -32,7 +32,10 @@ def _pins() -> dict[str, str]:
 def engine_env() -> dict[str, str]:
     out = subprocess.run(
         ["bash", "-c", ". scripts/env.sh >/dev/null 2>&1 && env -0"],
-        cwd=ROOT, capture_output=True, check=True, timeout=TIMEOUT,
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+        timeout=TIMEOUT,
     ).stdout.decode()
     env = dict(kv.split("=", 1) for kv in out.split("\0") if "=" in kv)
     if not (Path(env["KUNTAPILVI_ENGINE_BIN"]) / "pulumi").exists():
@@ -41,8 +44,9 @@ def engine_env() -> dict[str, str]:
 
 
 def _run(args: list[str], env: dict[str, str], cwd: Path = ROOT) -> str:
-    p = subprocess.run(args, env=env, cwd=cwd, capture_output=True, text=True,
-                       timeout=TIMEOUT, check=False)
+    p = subprocess.run(
+        args, env=env, cwd=cwd, capture_output=True, text=True, timeout=TIMEOUT, check=False
+    )
     assert p.returncode == 0, f"{' '.join(args)} failed:\n{p.stdout}\n{p.stderr}"
     return p.stdout
 
@@ -61,8 +65,7 @@ def test_language_host_is_the_pinned_version(engine_env: dict[str, str]) -> None
 def test_openstack_plugin_matches_the_python_sdk(engine_env: dict[str, str]) -> None:
     import pulumi_openstack
 
-    wanted = json.loads(
-        (Path(pulumi_openstack.__file__).parent / "pulumi-plugin.json").read_text())
+    wanted = json.loads((Path(pulumi_openstack.__file__).parent / "pulumi-plugin.json").read_text())
     assert wanted["version"] == _pins()["pulumi-openstack"]
     plugins = json.loads(_run(["pulumi", "plugin", "ls", "--json"], engine_env))
     found = {(p["kind"], p["name"], p["version"]) for p in plugins}
@@ -73,7 +76,8 @@ def test_preview_of_an_openstack_network(engine_env: dict[str, str], tmp_path: P
     """Preview needs no reachable cloud: the provider authenticates only on its first API
     call, and planning a create makes none."""
     (tmp_path / "Pulumi.yaml").write_text("name: kp-smoke\nruntime:\n  name: python\n")
-    (tmp_path / "__main__.py").write_text(textwrap.dedent("""\
+    (tmp_path / "__main__.py").write_text(
+        textwrap.dedent("""\
         import pulumi
         import pulumi_openstack as openstack
 
@@ -83,7 +87,8 @@ def test_preview_of_an_openstack_network(engine_env: dict[str, str], tmp_path: P
         net = openstack.networking.Network(
             "net", name="kp-smoke-net", opts=pulumi.ResourceOptions(provider=cloud))
         pulumi.export("network_name", net.name)
-        """))
+        """)
+    )
     env = {
         **engine_env,
         "PULUMI_BACKEND_URL": f"file://{tmp_path / 'state'}",
@@ -93,8 +98,9 @@ def test_preview_of_an_openstack_network(engine_env: dict[str, str], tmp_path: P
     env.pop("PULUMI_CONFIG_PASSPHRASE_FILE", None)
     (tmp_path / "state").mkdir()
     _run(["pulumi", "stack", "init", "smoke", "--non-interactive"], env, cwd=tmp_path)
-    preview = json.loads(_run(["pulumi", "preview", "--json", "--non-interactive"], env,
-                              cwd=tmp_path))
+    preview = json.loads(
+        _run(["pulumi", "preview", "--json", "--non-interactive"], env, cwd=tmp_path)
+    )
     steps = {(s["op"], s["urn"].split("::")[-2]) for s in preview["steps"]}
     assert ("create", "openstack:networking/network:Network") in steps, steps
     assert ("create", "pulumi:providers:openstack") in steps, steps
