@@ -115,7 +115,7 @@ def test_nova_compute_config_has_no_database(rendered: dict[str, str]) -> None:
     assert "database" not in compute and "api_database" not in compute
     assert "database" in api and "api_database" in api
     assert compute["DEFAULT"]["host"] == services.COMPUTE_HOST
-    assert compute["DEFAULT"]["compute_driver"] == "fake.FakeDriver"
+    assert compute["DEFAULT"]["compute_driver"] == "fake.FakeDriverWithoutFakeNodes"
 
 
 def test_services_talk_to_each_other_in_the_first_region(rendered: dict[str, str]) -> None:

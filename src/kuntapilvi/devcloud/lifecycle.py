@@ -136,10 +136,14 @@ def _setup_infra(ctx: Context) -> str | None:
 
 
 def _wait(what: str, probe: Callable[[], object], log: str, ctx: Context,
-          timeout: float = API_TIMEOUT) -> None:
+          timeout: float = API_TIMEOUT, watch: tuple[str, ...] = ()) -> None:
+    """Poll `probe`; fail at once if a watched daemon dies instead of timing out."""
     def guarded() -> object:
         if ABORT.is_set():
             raise DevcloudError(f"{what}: abandoned after another failure.")
+        for name in watch:
+            if processes.running_record(ctx.paths.pidfile(name)) is None:
+                raise DevcloudError(f"{name} stopped during start-up.", ctx.paths.log(name))
         return probe()
 
     bootstrap.wait_for(what, guarded, timeout, log, ctx.paths)
@@ -147,7 +151,7 @@ def _wait(what: str, probe: Callable[[], object], log: str, ctx: Context,
 
 def _compute_ready(ctx: Context) -> str | None:
     _wait("nova-compute registering its node", lambda: bootstrap.compute_node_reported(ctx),
-          "nova-compute", ctx)
+          "nova-compute", ctx, watch=("nova-compute", "nova-conductor"))
     if bootstrap.compute_host_mapped(ctx):
         return "mapped before"
     # Explicit discovery: the periodic one would take up to a minute.
@@ -159,7 +163,7 @@ def _compute_ready(ctx: Context) -> str | None:
 
 def _volume_ready(ctx: Context) -> str | None:
     _wait("cinder-volume reporting up", lambda: bootstrap.volume_service_up(ctx),
-          "cinder-volume", ctx)
+          "cinder-volume", ctx, watch=("cinder-volume", "cinder-scheduler"))
     return None
 
 
@@ -211,8 +215,7 @@ def up_steps(ctx: Context) -> list[Step]:
         steps.append(Step(f"{owner} schema", schema(owner), after=("databases",)))
     steps += [
         Step("keystone", start("keystone"), after=("keystone schema",)),
-        Step("catalogue", lambda: f"{bootstrap.register_catalog(ctx)} created",
-             after=("keystone",)),
+        Step("catalogue", lambda: bootstrap.ensure_catalog(ctx), after=("keystone",)),
         Step("placement", start("placement"), after=("placement schema",)),
         Step("glance-api", start("glance-api"), after=("glance schema",)),
         Step("neutron-api", start("neutron-api"), after=("neutron schema", "rabbitmq")),
