@@ -92,18 +92,23 @@ def status(
     rows = _guard(lambda: st.collect(paths))
     if as_json:
         typer.echo(json.dumps([{"name": r.name, "pid": r.pid, "port": r.port,
-                                "answering": r.answering} for r in rows], indent=2))
+                                "answering": r.answering,
+                                "memory_mib": round(r.memory_mib, 1)} for r in rows], indent=2))
     else:
         table = Table(title=f"devcloud ({paths.state})")
-        for column in ("service", "pid", "port", "answering"):
-            table.add_column(column)
+        for column in ("service", "pid", "port", "answering", "RAM MiB"):
+            table.add_column(column, justify="right" if column == "RAM MiB" else "left")
         for r in rows:
             table.add_row(
                 r.name,
                 str(r.pid) if r.pid else "[red]-[/]",
                 str(r.port) if r.port else ("socket" if r.name == "mariadb" else ""),
                 "[green]yes[/]" if r.ok else "[red]no[/]",
+                f"{r.memory_mib:.0f}" if r.pid else "",
             )
+        table.add_section()
+        total = sum(r.memory_mib for r in rows)
+        table.add_row("total", "", "", "", f"{total:.0f}")
         console.print(table)
     if not all(r.ok for r in rows):
         raise typer.Exit(1)

@@ -174,6 +174,35 @@ def _group_alive(pgid: int) -> bool:
     return False
 
 
+def group_members(pgid: int) -> list[int]:
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            raw = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if int(raw[raw.rindex(")") + 2 :].split()[2]) == pgid:
+            members.append(int(entry.name))
+    return members
+
+
+def group_pss_kib(pgid: int) -> int:
+    """Proportional set size of a whole process group: shared pages are split, not counted
+    once per gunicorn worker, so the sum over services is the RAM devcloud really uses."""
+    total = 0
+    for pid in group_members(pgid):
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+                    break
+        except (OSError, ValueError):
+            continue
+    return total
+
+
 def port_free(port: int, host: str = LOOPBACK) -> bool:
     """True when nothing listens on host:port (a wildcard listener counts as taken)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

@@ -19,6 +19,8 @@ class ServiceStatus:
     pid: int | None
     port: int | None
     answering: bool
+    # Proportional set size of the service's whole process group.
+    memory_mib: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -64,7 +66,8 @@ def service_status(service: svc.Service, paths: Paths) -> ServiceStatus:
     record = processes.running_record(paths.pidfile(service.name))
     pid = record.pid if record else None
     answering = pid is not None and answers(service, paths)
-    return ServiceStatus(service.name, service.kind, pid, service.port, answering)
+    memory = processes.group_pss_kib(pid) / 1024 if pid is not None else 0.0
+    return ServiceStatus(service.name, service.kind, pid, service.port, answering, memory)
 
 
 def collect(paths: Paths) -> list[ServiceStatus]:
