@@ -114,10 +114,13 @@ def start_service(name: str, paths: Paths) -> str | None:
         return "already running"
     for port in service.ports:
         processes.require_port_free(port, name)
-    proc = processes.start(
-        name, svc.argv_for(service, paths), env=svc.env_for(service, paths),
-        log=paths.log(name), pidfile=pidfile, cwd=paths.state,
-    )
+    if name == "epmd":
+        proc = _start_epmd(service, paths)
+    else:
+        proc = processes.start(
+            name, svc.argv_for(service, paths), env=svc.env_for(service, paths),
+            log=paths.log(name), pidfile=pidfile, cwd=paths.state,
+        )
     if service.kind == "worker":
         # Workers open no port; catch an immediate crash (bad config, missing module) here,
         # later readiness comes from their service records.
@@ -128,6 +131,21 @@ def start_service(name: str, paths: Paths) -> str | None:
         return f"pid {proc.pid}"
     _wait_answering(service, paths, proc, API_TIMEOUT)
     return f"pid {proc.pid}"
+
+
+def _start_epmd(service: svc.Service, paths: Paths) -> subprocess.Popen[bytes]:
+    assert service.port is not None
+    sock = processes.loopback_listener(service.port, service.name)
+    fd = sock.fileno()
+    try:
+        return processes.start(
+            service.name, svc.argv_for(service, paths, socket_fd=fd),
+            env=svc.env_for(service, paths), log=paths.log(service.name),
+            pidfile=paths.pidfile(service.name), cwd=paths.state, pass_fds=(fd,),
+        )
+    finally:
+        # epmd holds its own copy now; ours would keep the port open after `down`.
+        sock.close()
 
 
 def _setup_infra(ctx: Context) -> str | None:

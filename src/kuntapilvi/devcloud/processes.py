@@ -87,6 +87,7 @@ def start(
     log: Path,
     pidfile: Path,
     cwd: Path | None = None,
+    pass_fds: tuple[int, ...] = (),
 ) -> subprocess.Popen[bytes]:
     """Start a daemon in its own session so it outlives the CLI and `down` can kill its group."""
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -104,6 +105,7 @@ def start(
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
                 close_fds=True,
+                pass_fds=pass_fds,
             )
         except OSError as exc:
             raise DevcloudError(
@@ -201,6 +203,21 @@ def group_pss_kib(pgid: int) -> int:
         except (OSError, ValueError):
             continue
     return total
+
+
+def loopback_listener(port: int, service: str) -> socket.socket:
+    """A listening socket on 127.0.0.1:port, to hand to a daemon (systemd-style activation)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((LOOPBACK, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise DevcloudError(port_conflict_message(port, service)) from exc
+        raise
+    sock.listen(128)
+    return sock
 
 
 def port_free(port: int, host: str = LOOPBACK) -> bool:

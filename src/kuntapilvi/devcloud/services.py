@@ -151,7 +151,8 @@ def _find_mariadbd() -> str:
     return shutil.which("mariadbd") or shutil.which("mariadbd", path="/usr/sbin") or "mariadbd"
 
 
-def argv_for(service: Service, paths: Paths) -> list[str]:
+def argv_for(service: Service, paths: Paths, socket_fd: int = 3) -> list[str]:
+    """The command line of a daemon; `socket_fd` is the inherited listening socket (epmd)."""
     etc = paths.etc
     if service.name == "mariadb":
         import getpass
@@ -163,11 +164,15 @@ def argv_for(service: Service, paths: Paths) -> list[str]:
         ]
     if service.name == "epmd":
         # Started by us, in the foreground, so `down` owns it; an Erlang node would
-        # otherwise daemonise its own epmd that nobody stops.
+        # otherwise daemonise its own epmd that nobody stops. epmd always adds [::1] to
+        # any -address list, so instead it gets one ready 127.0.0.1 socket the way systemd
+        # hands it over (fd 3, LISTEN_FDS, LISTEN_PID = its own pid, hence the exec).
+        epmd = shutil.which("epmd") or "/usr/bin/epmd"
+        move = "" if socket_fd == 3 else f" 3<&{socket_fd} {socket_fd}<&-"
         return [
-            shutil.which("epmd") or "/usr/bin/epmd",
-            "-address", "127.0.0.1",
-            "-port", str(PORTS["epmd"]),
+            "/bin/sh", "-c",
+            f'LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" -systemd -port "$1"{move}',
+            epmd, str(PORTS["epmd"]),
         ]
     if service.name == "rabbitmq":
         return ["/usr/lib/rabbitmq/bin/rabbitmq-server"]

@@ -49,9 +49,23 @@ def mysql_answers(paths: Paths, timeout: float = 1.0) -> bool:
         return False
 
 
+def epmd_answers(port: int, timeout: float = 1.0) -> bool:
+    """Ask epmd for its node names (NAMES_REQ), as `epmd -names` does; a bare connect and
+    close would make it log a 'partial packet' line on every status call."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+            sock.sendall(b"\x00\x01n")
+            return len(sock.recv(4)) == 4
+    except OSError:
+        return False
+
+
 def answers(service: svc.Service, paths: Paths) -> bool:
     if service.name == "mariadb":
         return mysql_answers(paths)
+    if service.name == "epmd":
+        assert service.port is not None
+        return epmd_answers(service.port)
     if service.kind == "api":
         assert service.port is not None
         return http_answers(service.port)
