@@ -52,14 +52,11 @@ def up() -> None:
 
     result = _guard(run)
     if result.already_running:
-        console.print(
-            f"devcloud is already running ({len(svc.SERVICES)} services answering); nothing to do."
-        )
+        console.print(f"devcloud is already running ({len(svc.SERVICES)} services answering); "
+                      "nothing to do.")
         return
-    console.print(
-        f"[bold green]devcloud is up[/] in {result.seconds:.1f} s. "
-        'Point clients at it with: eval "$(kuntapilvi devcloud env)"'
-    )
+    console.print(f"[bold green]devcloud is up[/] in {result.seconds:.1f} s. "
+                  "Point clients at it with: eval \"$(kuntapilvi devcloud env)\"")
 
 
 @app.command()
@@ -94,26 +91,24 @@ def status(
     paths = Paths.default()
     rows = _guard(lambda: st.collect(paths))
     if as_json:
-        typer.echo(
-            json.dumps(
-                [
-                    {"name": r.name, "pid": r.pid, "port": r.port, "answering": r.answering}
-                    for r in rows
-                ],
-                indent=2,
-            )
-        )
+        typer.echo(json.dumps([{"name": r.name, "pid": r.pid, "port": r.port,
+                                "answering": r.answering,
+                                "memory_mib": round(r.memory_mib, 1)} for r in rows], indent=2))
     else:
         table = Table(title=f"devcloud ({paths.state})")
-        for column in ("service", "pid", "port", "answering"):
-            table.add_column(column)
+        for column in ("service", "pid", "port", "answering", "RAM MiB"):
+            table.add_column(column, justify="right" if column == "RAM MiB" else "left")
         for r in rows:
             table.add_row(
                 r.name,
                 str(r.pid) if r.pid else "[red]-[/]",
                 str(r.port) if r.port else ("socket" if r.name == "mariadb" else ""),
                 "[green]yes[/]" if r.ok else "[red]no[/]",
+                f"{r.memory_mib:.0f}" if r.pid else "",
             )
+        table.add_section()
+        total = sum(r.memory_mib for r in rows)
+        table.add_row("total", "", "", "", f"{total:.0f}")
         console.print(table)
     if not all(r.ok for r in rows):
         raise typer.Exit(1)
@@ -134,9 +129,8 @@ def env(
 
 @app.command()
 def logs(
-    service: Annotated[
-        str | None, typer.Argument(help="Service to tail; all paths if omitted.")
-    ] = None,
+    service: Annotated[str | None, typer.Argument(help="Service to tail; all paths if omitted.")]
+    = None,
     lines: Annotated[int, typer.Option("--lines", "-n")] = 50,
     follow: Annotated[bool, typer.Option("--follow", "-f")] = False,
 ) -> None:

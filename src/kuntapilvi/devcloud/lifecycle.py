@@ -68,9 +68,8 @@ def run_steps(steps: Iterable[Step], console: Console) -> dict[str, float]:
                     if all(d in done for d in step.after):
                         running[pool.submit(step.run)] = (step, time.monotonic())
                         del pending[name]
-                spinner.update(
-                    "[bold]waiting for:[/] " + ", ".join(s.name for s, _ in running.values())
-                )
+                spinner.update("[bold]waiting for:[/] " + ", ".join(
+                    s.name for s, _ in running.values()))
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in finished:
                     step, started = running.pop(future)
@@ -89,9 +88,8 @@ def run_steps(steps: Iterable[Step], console: Console) -> dict[str, float]:
     return timings
 
 
-def _wait_answering(
-    service: svc.Service, paths: Paths, proc: subprocess.Popen[bytes] | None, timeout: float
-) -> None:
+def _wait_answering(service: svc.Service, paths: Paths,
+                    proc: subprocess.Popen[bytes] | None, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if ABORT.is_set():
@@ -104,9 +102,8 @@ def _wait_answering(
         if st.answers(service, paths):
             return
         time.sleep(0.3)
-    raise DevcloudError(
-        f"{service.name} did not answer within {timeout:.0f} s.", paths.log(service.name)
-    )
+    raise DevcloudError(f"{service.name} did not answer within {timeout:.0f} s.",
+                        paths.log(service.name))
 
 
 def start_service(name: str, paths: Paths) -> str | None:
@@ -117,25 +114,38 @@ def start_service(name: str, paths: Paths) -> str | None:
         return "already running"
     for port in service.ports:
         processes.require_port_free(port, name)
-    proc = processes.start(
-        name,
-        svc.argv_for(service, paths),
-        env=svc.env_for(service, paths),
-        log=paths.log(name),
-        pidfile=pidfile,
-        cwd=paths.state,
-    )
+    if name == "epmd":
+        proc = _start_epmd(service, paths)
+    else:
+        proc = processes.start(
+            name, svc.argv_for(service, paths), env=svc.env_for(service, paths),
+            log=paths.log(name), pidfile=pidfile, cwd=paths.state,
+        )
     if service.kind == "worker":
         # Workers open no port; catch an immediate crash (bad config, missing module) here,
         # later readiness comes from their service records.
         time.sleep(WORKER_SETTLE)
         if proc.poll() is not None:
-            raise DevcloudError(
-                f"{name} exited during start-up (exit code {proc.returncode}).", paths.log(name)
-            )
+            raise DevcloudError(f"{name} exited during start-up (exit code {proc.returncode}).",
+                                paths.log(name))
         return f"pid {proc.pid}"
     _wait_answering(service, paths, proc, API_TIMEOUT)
     return f"pid {proc.pid}"
+
+
+def _start_epmd(service: svc.Service, paths: Paths) -> subprocess.Popen[bytes]:
+    assert service.port is not None
+    sock = processes.loopback_listener(service.port, service.name)
+    fd = sock.fileno()
+    try:
+        return processes.start(
+            service.name, svc.argv_for(service, paths, socket_fd=fd),
+            env=svc.env_for(service, paths), log=paths.log(service.name),
+            pidfile=paths.pidfile(service.name), cwd=paths.state, pass_fds=(fd,),
+        )
+    finally:
+        # epmd holds its own copy now; ours would keep the port open after `down`.
+        sock.close()
 
 
 def _setup_infra(ctx: Context) -> str | None:
@@ -143,42 +153,35 @@ def _setup_infra(ctx: Context) -> str | None:
     return None
 
 
-def _wait(
-    what: str, probe: Callable[[], object], log: str, ctx: Context, timeout: float = API_TIMEOUT
-) -> None:
+def _wait(what: str, probe: Callable[[], object], log: str, ctx: Context,
+          timeout: float = API_TIMEOUT, watch: tuple[str, ...] = ()) -> None:
+    """Poll `probe`; fail at once if a watched daemon dies instead of timing out."""
     def guarded() -> object:
         if ABORT.is_set():
             raise DevcloudError(f"{what}: abandoned after another failure.")
+        for name in watch:
+            if processes.running_record(ctx.paths.pidfile(name)) is None:
+                raise DevcloudError(f"{name} stopped during start-up.", ctx.paths.log(name))
         return probe()
 
     bootstrap.wait_for(what, guarded, timeout, log, ctx.paths)
 
 
 def _compute_ready(ctx: Context) -> str | None:
-    _wait(
-        "nova-compute registering its node",
-        lambda: bootstrap.compute_node_reported(ctx),
-        "nova-compute",
-        ctx,
-    )
+    _wait("nova-compute registering its node", lambda: bootstrap.compute_node_reported(ctx),
+          "nova-compute", ctx, watch=("nova-compute", "nova-conductor"))
     if bootstrap.compute_host_mapped(ctx):
         return "mapped before"
     # Explicit discovery: the periodic one would take up to a minute.
     bootstrap.discover_hosts(ctx)
-    _wait(
-        "nova host discovery",
-        lambda: bootstrap.compute_host_mapped(ctx),
-        "nova-manage",
-        ctx,
-        timeout=30,
-    )
+    _wait("nova host discovery", lambda: bootstrap.compute_host_mapped(ctx),
+          "nova-manage", ctx, timeout=30)
     return svc.COMPUTE_HOST
 
 
 def _volume_ready(ctx: Context) -> str | None:
-    _wait(
-        "cinder-volume reporting up", lambda: bootstrap.volume_service_up(ctx), "cinder-volume", ctx
-    )
+    _wait("cinder-volume reporting up", lambda: bootstrap.volume_service_up(ctx),
+          "cinder-volume", ctx, watch=("cinder-volume", "cinder-scheduler"))
     return None
 
 
@@ -230,9 +233,7 @@ def up_steps(ctx: Context) -> list[Step]:
         steps.append(Step(f"{owner} schema", schema(owner), after=("databases",)))
     steps += [
         Step("keystone", start("keystone"), after=("keystone schema",)),
-        Step(
-            "catalogue", lambda: f"{bootstrap.register_catalog(ctx)} created", after=("keystone",)
-        ),
+        Step("catalogue", lambda: bootstrap.ensure_catalog(ctx), after=("keystone",)),
         Step("placement", start("placement"), after=("placement schema",)),
         Step("glance-api", start("glance-api"), after=("glance schema",)),
         Step("neutron-api", start("neutron-api"), after=("neutron schema", "rabbitmq")),
@@ -242,23 +243,14 @@ def up_steps(ctx: Context) -> list[Step]:
         Step("nova-scheduler", start("nova-scheduler"), after=("nova schema", "rabbitmq")),
         # Started once placement and the catalogue exist: its first resource report runs
         # at start-up, and a failed one is only retried by a 60 s periodic task.
-        Step(
-            "nova-compute",
-            start("nova-compute"),
-            after=("catalogue", "placement", "nova-conductor"),
-        ),
+        Step("nova-compute", start("nova-compute"),
+             after=("catalogue", "placement", "nova-conductor")),
         Step("cinder-scheduler", start("cinder-scheduler"), after=("cinder schema", "rabbitmq")),
         Step("cinder-volume", start("cinder-volume"), after=("cinder schema", "rabbitmq")),
-        Step(
-            "compute host",
-            lambda: _compute_ready(ctx),
-            after=("nova-compute", "nova-api", "nova-scheduler"),
-        ),
-        Step(
-            "volume service",
-            lambda: _volume_ready(ctx),
-            after=("cinder-volume", "cinder-api", "cinder-scheduler", "catalogue"),
-        ),
+        Step("compute host", lambda: _compute_ready(ctx),
+             after=("nova-compute", "nova-api", "nova-scheduler")),
+        Step("volume service", lambda: _volume_ready(ctx),
+             after=("cinder-volume", "cinder-api", "cinder-scheduler", "catalogue")),
     ]
     return steps
 
@@ -279,9 +271,8 @@ def up(paths: Paths, console: Console) -> UpResult:
     down_now = [s.name for s in st.collect(paths) if not s.ok]
     if down_now:
         first = down_now[0]
-        raise DevcloudError(
-            f"{', '.join(down_now)} stopped right after start-up.", paths.log(first)
-        )
+        raise DevcloudError(f"{', '.join(down_now)} stopped right after start-up.",
+                            paths.log(first))
     ready.write_text(time.strftime("%Y-%m-%dT%H:%M:%S"))
     return UpResult(False, time.monotonic() - t0, timings)
 

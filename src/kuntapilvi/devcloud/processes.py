@@ -87,6 +87,7 @@ def start(
     log: Path,
     pidfile: Path,
     cwd: Path | None = None,
+    pass_fds: tuple[int, ...] = (),
 ) -> subprocess.Popen[bytes]:
     """Start a daemon in its own session so it outlives the CLI and `down` can kill its group."""
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -106,6 +107,7 @@ def start(
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
                 close_fds=True,
+                pass_fds=pass_fds,
             )
         except OSError as exc:
             raise DevcloudError(
@@ -174,6 +176,50 @@ def _group_alive(pgid: int) -> bool:
         if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
             return True
     return False
+
+
+def group_members(pgid: int) -> list[int]:
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            raw = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if int(raw[raw.rindex(")") + 2 :].split()[2]) == pgid:
+            members.append(int(entry.name))
+    return members
+
+
+def group_pss_kib(pgid: int) -> int:
+    """Proportional set size of a whole process group: shared pages are split, not counted
+    once per gunicorn worker, so the sum over services is the RAM devcloud really uses."""
+    total = 0
+    for pid in group_members(pgid):
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+                    break
+        except (OSError, ValueError):
+            continue
+    return total
+
+
+def loopback_listener(port: int, service: str) -> socket.socket:
+    """A listening socket on 127.0.0.1:port, to hand to a daemon (systemd-style activation)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((LOOPBACK, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise DevcloudError(port_conflict_message(port, service)) from exc
+        raise
+    sock.listen(128)
+    return sock
 
 
 def port_free(port: int, host: str = LOOPBACK) -> bool:

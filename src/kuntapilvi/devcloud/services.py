@@ -25,14 +25,7 @@ FLAT_PHYSNETS: tuple[str, ...] = ("public-kuo", "public-kaj")
 COMPUTE_HOST = "host-ovs-filter-active"
 
 DATABASES: tuple[str, ...] = (
-    "keystone",
-    "placement",
-    "nova_api",
-    "nova",
-    "nova_cell0",
-    "neutron",
-    "cinder",
-    "glance",
+    "keystone", "placement", "nova_api", "nova", "nova_cell0", "neutron", "cinder", "glance",
 )
 DB_USER = "openstack"
 RABBIT_USER = "openstack"
@@ -78,45 +71,32 @@ SERVICES: tuple[Service, ...] = (
     Service("keystone", "api", ports=(PORTS["keystone"],), wsgi_module="keystone.wsgi.api"),
     Service("placement", "api", ports=(PORTS["placement"],), wsgi_module="placement.wsgi.api"),
     Service(
-        "nova-api",
-        "api",
-        ports=(PORTS["nova-api"],),
-        wsgi_module="nova.wsgi.osapi_compute",
+        "nova-api", "api", ports=(PORTS["nova-api"],), wsgi_module="nova.wsgi.osapi_compute",
         config_files=("nova/nova.conf",),
     ),
     Service(
-        "neutron-api",
-        "api",
-        ports=(PORTS["neutron-api"],),
-        wsgi_module="neutron.wsgi.api",
+        "neutron-api", "api", ports=(PORTS["neutron-api"],), wsgi_module="neutron.wsgi.api",
         config_files=("neutron/neutron.conf", "neutron/ml2_conf.ini"),
         # The `test` mechanism driver asserts on its own bookkeeping and fails the first
         # bind; stripping asserts is what makes ports bind.
         extra_env={"PYTHONOPTIMIZE": "1"},
     ),
     Service(
-        "cinder-api",
-        "api",
-        ports=(PORTS["cinder-api"],),
-        wsgi_module="cinder.wsgi.api",
+        "cinder-api", "api", ports=(PORTS["cinder-api"],), wsgi_module="cinder.wsgi.api",
         config_files=("cinder/cinder.conf",),
     ),
     Service("glance-api", "api", ports=(PORTS["glance-api"],), wsgi_module="glance.wsgi.api"),
-    Service("nova-conductor", "worker", script="nova-conductor", config_files=("nova/nova.conf",)),
-    Service("nova-scheduler", "worker", script="nova-scheduler", config_files=("nova/nova.conf",)),
+    Service("nova-conductor", "worker", script="nova-conductor",
+            config_files=("nova/nova.conf",)),
+    Service("nova-scheduler", "worker", script="nova-scheduler",
+            config_files=("nova/nova.conf",)),
     # Its own config without DB sections: nova-compute must not have DB access.
-    Service(
-        "nova-compute", "worker", script="nova-compute", config_files=("nova/nova-compute.conf",)
-    ),
-    Service(
-        "cinder-scheduler",
-        "worker",
-        script="cinder-scheduler",
-        config_files=("cinder/cinder.conf",),
-    ),
-    Service(
-        "cinder-volume", "worker", script="cinder-volume", config_files=("cinder/cinder.conf",)
-    ),
+    Service("nova-compute", "worker", script="nova-compute",
+            config_files=("nova/nova-compute.conf",)),
+    Service("cinder-scheduler", "worker", script="cinder-scheduler",
+            config_files=("cinder/cinder.conf",)),
+    Service("cinder-volume", "worker", script="cinder-volume",
+            config_files=("cinder/cinder.conf",)),
 )
 
 BY_NAME: dict[str, Service] = {s.name: s for s in SERVICES}
@@ -146,15 +126,10 @@ CATALOG: tuple[CatalogEntry, ...] = (
     CatalogEntry("compute", "nova", f"http://127.0.0.1:{PORTS['nova-api']}/v2.1", "nova"),
     CatalogEntry("network", "neutron", f"http://127.0.0.1:{PORTS['neutron-api']}", "neutron"),
     # Registered under both names: newer clients look for block-storage, older for volumev3.
-    CatalogEntry(
-        "block-storage",
-        "cinder",
-        f"http://127.0.0.1:{PORTS['cinder-api']}/v3/%(project_id)s",
-        "cinder",
-    ),
-    CatalogEntry(
-        "volumev3", "cinderv3", f"http://127.0.0.1:{PORTS['cinder-api']}/v3/%(project_id)s", None
-    ),
+    CatalogEntry("block-storage", "cinder",
+                 f"http://127.0.0.1:{PORTS['cinder-api']}/v3/%(project_id)s", "cinder"),
+    CatalogEntry("volumev3", "cinderv3",
+                 f"http://127.0.0.1:{PORTS['cinder-api']}/v3/%(project_id)s", None),
     CatalogEntry("image", "glance", f"http://127.0.0.1:{PORTS['glance-api']}", "glance"),
 )
 SERVICE_USERS: tuple[str, ...] = tuple(e.user for e in CATALOG if e.user)
@@ -166,7 +141,7 @@ def base_env(paths: Paths) -> dict[str, str]:
     OS_* variables (a developer's own cloud credentials must not leak into the services)."""
     return {
         "PATH": f"{paths.venv / 'bin'}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:"
-        "/sbin:/bin",
+                "/sbin:/bin",
         "HOME": str(Path.home()),
         "LANG": "C.UTF-8",
         "PYTHONUNBUFFERED": "1",
@@ -177,7 +152,8 @@ def _find_mariadbd() -> str:
     return shutil.which("mariadbd") or shutil.which("mariadbd", path="/usr/sbin") or "mariadbd"
 
 
-def argv_for(service: Service, paths: Paths) -> list[str]:
+def argv_for(service: Service, paths: Paths, socket_fd: int = 3) -> list[str]:
+    """The command line of a daemon; `socket_fd` is the inherited listening socket (epmd)."""
     etc = paths.etc
     if service.name == "mariadb":
         import getpass
@@ -189,31 +165,27 @@ def argv_for(service: Service, paths: Paths) -> list[str]:
         ]
     if service.name == "epmd":
         # Started by us, in the foreground, so `down` owns it; an Erlang node would
-        # otherwise daemonise its own epmd that nobody stops.
+        # otherwise daemonise its own epmd that nobody stops. epmd always adds [::1] to
+        # any -address list, so instead it gets one ready 127.0.0.1 socket the way systemd
+        # hands it over (fd 3, LISTEN_FDS, LISTEN_PID = its own pid, hence the exec).
+        epmd = shutil.which("epmd") or "/usr/bin/epmd"
+        move = "" if socket_fd == 3 else f" 3<&{socket_fd} {socket_fd}<&-"
         return [
-            shutil.which("epmd") or "/usr/bin/epmd",
-            "-address",
-            "127.0.0.1",
-            "-port",
-            str(PORTS["epmd"]),
+            "/bin/sh", "-c",
+            f'LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" -systemd -port "$1"{move}',
+            epmd, str(PORTS["epmd"]),
         ]
     if service.name == "rabbitmq":
         return ["/usr/lib/rabbitmq/bin/rabbitmq-server"]
     if service.kind == "api":
         return [
             str(paths.venv_bin("gunicorn")),
-            "--bind",
-            f"127.0.0.1:{service.port}",
-            "--workers",
-            "1",
-            "--threads",
-            "4",
-            "--worker-class",
-            "gthread",
-            "--timeout",
-            "120",
-            "--pythonpath",
-            str(etc / "wsgi"),
+            "--bind", f"127.0.0.1:{service.port}",
+            "--workers", "1",
+            "--threads", "4",
+            "--worker-class", "gthread",
+            "--timeout", "120",
+            "--pythonpath", str(etc / "wsgi"),
             f"{wsgi_module_name(service)}:application",
         ]
     argv = [str(paths.venv_bin(service.script))]

@@ -19,6 +19,8 @@ class ServiceStatus:
     pid: int | None
     port: int | None
     answering: bool
+    # Proportional set size of the service's whole process group.
+    memory_mib: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -47,9 +49,23 @@ def mysql_answers(paths: Paths, timeout: float = 1.0) -> bool:
         return False
 
 
+def epmd_answers(port: int, timeout: float = 1.0) -> bool:
+    """Ask epmd for its node names (NAMES_REQ), as `epmd -names` does; a bare connect and
+    close would make it log a 'partial packet' line on every status call."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+            sock.sendall(b"\x00\x01n")
+            return len(sock.recv(4)) == 4
+    except OSError:
+        return False
+
+
 def answers(service: svc.Service, paths: Paths) -> bool:
     if service.name == "mariadb":
         return mysql_answers(paths)
+    if service.name == "epmd":
+        assert service.port is not None
+        return epmd_answers(service.port)
     if service.kind == "api":
         assert service.port is not None
         return http_answers(service.port)
@@ -64,7 +80,8 @@ def service_status(service: svc.Service, paths: Paths) -> ServiceStatus:
     record = processes.running_record(paths.pidfile(service.name))
     pid = record.pid if record else None
     answering = pid is not None and answers(service, paths)
-    return ServiceStatus(service.name, service.kind, pid, service.port, answering)
+    memory = processes.group_pss_kib(pid) / 1024 if pid is not None else 0.0
+    return ServiceStatus(service.name, service.kind, pid, service.port, answering, memory)
 
 
 def collect(paths: Paths) -> list[ServiceStatus]:
