@@ -189,3 +189,29 @@ def build_template(
             final.rename(base / f".old-{final.name}-{int(time.time())}")
         work.rename(final)
         return Template(spec, final)
+
+
+def _in_use(path: Path) -> bool:
+    """True if a mounted overlay (a running host of any state folder) has PATH as lower layer."""
+    needle = f"lowerdir={path}"
+    with open("/proc/self/mountinfo") as fh:
+        return any(needle in line for line in fh)
+
+
+def prune_templates(keep: TemplateSpec | None = None) -> list[Path]:
+    """Delete templates other than KEEP's that no running host uses; the removed folders."""
+    keep = keep or default_spec()
+    keep_name = f"{keep.suite}-{keep.key()}"
+    removed = []
+    base = templates_dir()
+    if not base.is_dir():
+        return removed
+    with file_lock(base / ".lock"):
+        for path in sorted(base.iterdir()):
+            if not path.is_dir() or path.name == keep_name or path.name.startswith(".building"):
+                continue
+            if _in_use(path / "rootfs"):
+                continue
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
