@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from kuntapilvi.hosts import HostManager, HostsError
-from kuntapilvi.hosts.template import build_template, default_spec, find_template
+from kuntapilvi.hosts.template import build_template, default_spec, find_template, prune_templates
 
 app = typer.Typer(
     help="Real Debian hosts (systemd-nspawn) that boot devcloud servers' user data.",
@@ -124,3 +124,13 @@ def template_build(
     info = tpl.info
     how = "reused" if reused else f"built in {info['build_seconds']} s"
     typer.echo(f"template {tpl.path} ({info['size_mb']:.0f} MB): {how}")
+
+
+@template_app.command("prune")
+def template_prune() -> None:
+    """Delete cached templates of older inputs that no running host uses."""
+    try:
+        removed = prune_templates()
+    except HostsError as exc:
+        raise _fail(exc) from None
+    typer.echo(f"removed {len(removed)} old template(s)")

@@ -26,7 +26,7 @@ from kuntapilvi.hosts.mirror import DebianMirror, find_mirror
 from kuntapilvi.hosts.paths import cache_dir
 
 # Bumped whenever _prepare() changes, so old templates are not reused with new behaviour.
-RECIPE_VERSION = 2
+RECIPE_VERSION = 3
 
 # What a cloud image has and minbase lacks. python3-cffi-backend is listed because debootstrap does
 # not
@@ -122,6 +122,12 @@ def _prepare(root: Path, spec: TemplateSpec, log: Path) -> None:
     # key a host publishes is the one cloud-init generated for it at first boot.
     for key in (root / "etc/ssh").glob("ssh_host_*"):
         key.unlink()
+    # This oneshot only writes a runlevel record to utmp, which no server reads. Under the machine's
+    # hybrid cgroups it now and then fails at boot (its cgroup cannot be killed: EIO), leaving the
+    # host "degraded" for nothing; masked, as containers commonly do.
+    mask = root / "etc/systemd/system/systemd-update-utmp-runlevel.service"
+    mask.unlink(missing_ok=True)
+    mask.symlink_to("/dev/null")
     gen = root / "etc/locale.gen"
     text = gen.read_text()
     gen.write_text(text.replace("# en_US.UTF-8 UTF-8", "en_US.UTF-8 UTF-8"))
@@ -189,3 +195,29 @@ def build_template(
             final.rename(base / f".old-{final.name}-{int(time.time())}")
         work.rename(final)
         return Template(spec, final)
+
+
+def _in_use(path: Path) -> bool:
+    """True if a mounted overlay (a running host of any state folder) has PATH as lower layer."""
+    needle = f"lowerdir={path}"
+    with open("/proc/self/mountinfo") as fh:
+        return any(needle in line for line in fh)
+
+
+def prune_templates(keep: TemplateSpec | None = None) -> list[Path]:
+    """Delete templates other than KEEP's that no running host uses; the removed folders."""
+    keep = keep or default_spec()
+    keep_name = f"{keep.suite}-{keep.key()}"
+    removed = []
+    base = templates_dir()
+    if not base.is_dir():
+        return removed
+    with file_lock(base / ".lock"):
+        for path in sorted(base.iterdir()):
+            if not path.is_dir() or path.name == keep_name or path.name.startswith(".building"):
+                continue
+            if _in_use(path / "rootfs"):
+                continue
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed

@@ -1,0 +1,40 @@
+"""The hosts sub-app: plain output, and one-sentence errors instead of tracebacks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from kuntapilvi.cli.hosts import app
+
+runner = CliRunner()
+
+
+def test_list_on_empty_state(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["list", "--state-dir", str(tmp_path)])
+    assert result.exit_code == 0
+    assert "name" in result.output and "cloud-init" in result.output
+
+
+def test_stop_unknown_host(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["stop", "nope", "--state-dir", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "no host named 'nope'" in result.output
+
+
+def test_bad_address_is_one_sentence(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app,
+        ["start", "x", "--address", "192.168.1.5/24", "--gateway", "192.168.1.1",
+         "--network-id", "n", "--state-dir", str(tmp_path)],
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "outside the tenant range" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_stop_all_on_empty_state(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["stop-all", "--state-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "stopped 0 host(s)" in result.output
