@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from kuntapilvi.cli import devcloud
+from kuntapilvi.cli import data, devcloud
 from kuntapilvi.cli.plan import plan_command
 from kuntapilvi.cli.schema import schema_command
 from kuntapilvi.cli.tenants import agreement_command, capacity_command, new_tenant_command
@@ -23,6 +23,7 @@ app.command("new-tenant")(new_tenant_command)
 app.command("capacity")(capacity_command)
 app.command("agreement")(agreement_command)
 app.add_typer(devcloud.app, name="devcloud")
+app.add_typer(data.app, name="data")
 
 
 def main() -> None:
