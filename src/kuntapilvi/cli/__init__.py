@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from kuntapilvi.cli import data, devcloud
+from kuntapilvi.cli import data, devcloud, pr
 from kuntapilvi.cli.plan import plan_command
 from kuntapilvi.cli.schema import schema_command
 from kuntapilvi.cli.tenants import agreement_command, capacity_command, new_tenant_command
@@ -24,6 +24,7 @@ app.command("capacity")(capacity_command)
 app.command("agreement")(agreement_command)
 app.add_typer(devcloud.app, name="devcloud")
 app.add_typer(data.app, name="data")
+app.add_typer(pr.app, name="pr")
 
 
 def main() -> None:

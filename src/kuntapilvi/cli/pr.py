@@ -1,0 +1,42 @@
+"""`kuntapilvi pr check|comment`: the pull-request gate and its one comment."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from kuntapilvi.cli.common import EXIT_INVALID, boundary, err, out
+from kuntapilvi.prcheck import check
+from kuntapilvi.prcomment import render
+from kuntapilvi.project import find_root
+
+app = typer.Typer(help="Checks and the comment for a pull request.")
+
+Base = Annotated[str, typer.Option("--base", help="Revision the change is compared with")]
+Today = Annotated[str | None, typer.Option(help="Judge staged adoption on this date")]
+
+
+@app.command("check")
+@boundary
+def check_command(base: Base = "origin/main", today: Today = None) -> None:
+    """Decide what the change touches, apply the rules, compare resources and costs with BASE."""
+    result = check(find_root().root, base, today)
+    err.print(f"scope: {result.scope.kind}")
+    for f in result.findings:
+        err.print(f"{f.severity}: {f.render()}", markup=False)
+    for d in result.diffs:
+        err.print(
+            f"{d.stack}: €/month {d.monthly_before} -> {d.monthly_after}, "
+            f"+{sum(d.added.values())}/-{sum(d.removed.values())} resources",
+            markup=False,
+        )
+    if not result.ok:
+        raise typer.Exit(EXIT_INVALID)
+
+
+@app.command("comment")
+@boundary
+def comment_command(base: Base = "origin/main", today: Today = None) -> None:
+    """Print the pull request's Markdown comment (with its update marker) on stdout."""
+    out.print(render(check(find_root().root, base, today)), markup=False, end="")

@@ -1,0 +1,237 @@
+"""What a pull request touches, whether that is allowed, and what it changes in resources and
+euros — compared between the base revision and the change."""
+
+from __future__ import annotations
+
+import collections
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+from kuntapilvi.costs import tenant_costs, totals
+from kuntapilvi.dryrun import dry_run
+from kuntapilvi.errors import Finding, Severity
+from kuntapilvi.project import ProjectPaths
+from kuntapilvi.revisions import changed_files, checkout
+from kuntapilvi.validate import Report, validate
+
+# Changes owned by the catalogue editors rather than by a tenant or by code reviewers.
+CATALOGUE_PREFIXES = ("catalog/", "templates/", "schemas/")
+CATALOGUE_FILES = frozenset({"CODEOWNERS", ".github/CODEOWNERS"})
+STACK_FILE = re.compile(r"^stacks/Pulumi\.(?P<name>[^./]+)\.yaml$")
+
+
+@dataclass(slots=True)
+class Scope:
+    tenants: list[str] = field(default_factory=list)
+    centre_stacks: list[str] = field(default_factory=list)
+    catalogue: list[str] = field(default_factory=list)
+    code: list[str] = field(default_factory=list)
+
+    @property
+    def kind(self) -> str:
+        if not (self.tenants or self.centre_stacks or self.catalogue or self.code):
+            return "no-op"
+        if self.code:
+            return "code"
+        if self.catalogue or self.centre_stacks:
+            return "catalogue"
+        return "tenant" if len(self.tenants) == 1 else "cross-tenant"
+
+
+def classify(files: list[str]) -> Scope:
+    scope = Scope()
+    for f in files:
+        match = STACK_FILE.match(f)
+        if match:
+            name = match.group("name")
+            (scope.centre_stacks if name == "centre" else scope.tenants).append(name)
+        elif f.startswith(CATALOGUE_PREFIXES) or f in CATALOGUE_FILES:
+            scope.catalogue.append(f)
+        else:
+            scope.code.append(f)
+    return scope
+
+
+@dataclass(slots=True)
+class TenantDiff:
+    stack: str
+    monthly_before: Decimal
+    monthly_after: Decimal
+    yearly_before: Decimal
+    yearly_after: Decimal
+    added: dict[str, int]
+    removed: dict[str, int]
+    services_added: list[str]
+    services_removed: list[str]
+    services_changed: list[str]
+    invalid: bool = False
+    """The change leaves this stack with errors: nothing can be planned for it."""
+
+    @property
+    def moves(self) -> bool:
+        return (self.monthly_before, self.yearly_before) != (self.monthly_after, self.yearly_after)
+
+    @property
+    def resource_changes(self) -> bool:
+        return bool(self.added or self.removed or self.services_changed)
+
+
+@dataclass(slots=True)
+class PrResult:
+    scope: Scope
+    findings: list[Finding]
+    diffs: list[TenantDiff]
+    users_of_withdrawn: dict[str, list[str]]
+    approvers: list[str]
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity is Severity.ERROR]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def _costs(report: Report, stack: str) -> tuple[Decimal, Decimal]:
+    tenant = report.model.tenants.get(stack)
+    if tenant is None:
+        return Decimal(0), Decimal(0)
+    return totals(tenant_costs(tenant, report.model.price_list))
+
+
+def _resources(
+    paths: ProjectPaths, report: Report, stack: str, today: str | None
+) -> collections.Counter[str]:
+    if stack not in report.model.tenants:
+        return collections.Counter()
+    return collections.Counter(
+        r.type.rsplit(":", 1)[-1]
+        for r in dry_run(paths, stack, today).resources
+        if r.type.startswith("openstack:") and "/" in r.type
+    )
+
+
+def _service_sig(report: Report, stack: str) -> dict[str, tuple[object, ...]]:
+    tenant = report.model.tenants.get(stack)
+    if tenant is None:
+        return {}
+    return {
+        s.key: (s.card.version, s.size_name, tuple(sorted(map(str, s.params.items()))), s.start)
+        for s in tenant.services
+    }
+
+
+def diff_tenant(
+    stack: str,
+    before: tuple[ProjectPaths, Report],
+    after: tuple[ProjectPaths, Report],
+    today: str | None,
+) -> TenantDiff:
+    if stack in after[1].model.tenant_stacks and stack not in after[1].model.tenants:
+        # The change leaves the stack invalid: show it as unplanned, not as everything removed.
+        mb, yb = _costs(before[1], stack)
+        return TenantDiff(stack, mb, mb, yb, yb, {}, {}, [], [], [], invalid=True)
+    mb, yb = _costs(before[1], stack)
+    ma, ya = _costs(after[1], stack)
+    rb = _resources(*before, stack, today)
+    ra = _resources(*after, stack, today)
+    sb, sa = _service_sig(before[1], stack), _service_sig(after[1], stack)
+    return TenantDiff(
+        stack,
+        mb,
+        ma,
+        yb,
+        ya,
+        added=dict(ra - rb),
+        removed=dict(rb - ra),
+        services_added=sorted(set(sa) - set(sb)),
+        services_removed=sorted(set(sb) - set(sa)),
+        services_changed=sorted(k for k in set(sa) & set(sb) if sa[k] != sb[k]),
+    )
+
+
+def check(root: Path, base: str, today: str | None = None) -> PrResult:
+    files = changed_files(root, base)
+    scope = classify(files)
+    head_paths = ProjectPaths(root)
+    head = validate(head_paths)
+    findings: list[Finding] = []
+    if scope.kind == "cross-tenant":
+        findings.append(
+            Finding(
+                Severity.ERROR,
+                "pr.cross-tenant",
+                f"stacks/Pulumi.{scope.tenants[1]}.yaml",
+                None,
+                "",
+                f"this change touches the stack files of {', '.join(scope.tenants)}; "
+                "a tenant's pull request may change only its own stack file.",
+                "split it into one pull request per tenant",
+            )
+        )
+    if scope.tenants and (scope.catalogue or scope.code):
+        findings.append(
+            Finding(
+                Severity.ERROR,
+                "pr.mixed",
+                f"stacks/Pulumi.{scope.tenants[0]}.yaml",
+                None,
+                "",
+                "this change mixes a tenant's stack file with catalogue or code changes.",
+                "send the tenant's request and the catalogue or code change as separate pull "
+                "requests",
+            )
+        )
+    with checkout(root, base) as base_paths:
+        before = validate(base_paths)
+        # A pull request answers for what it changes: findings in the files it touches, and
+        # any finding elsewhere that the base did not have (e.g. a card change breaking a stack).
+        known = {(f.code, f.file, f.message) for f in before.findings}
+        findings += [
+            f for f in head.findings if f.file in files or (f.code, f.file, f.message) not in known
+        ]
+        if scope.kind in ("tenant", "cross-tenant"):
+            affected = sorted(set(scope.tenants))
+        else:
+            affected = sorted(set(before.model.tenants) | set(head.model.tenants))
+        diffs = [diff_tenant(s, (base_paths, before), (head_paths, head), today) for s in affected]
+    if scope.kind not in ("tenant", "cross-tenant"):
+        diffs = [d for d in diffs if d.moves or d.resource_changes]
+    withdrawn: dict[str, list[str]] = {}
+    for card_id in set(before.model.cards) | set(head.model.cards):
+        card = head.model.cards.get(card_id)
+        if card is not None and card.status != "deprecated":
+            continue
+        old = before.model.cards.get(card_id)
+        if card is not None and old is not None and old.status == card.status:
+            continue  # withdrawn before this change: not news for this pull request
+        users = sorted(t.stack for t in head.model.tenants.values() if t.by_card(card_id))
+        users += sorted(
+            t.stack
+            for t in before.model.tenants.values()
+            if card is None and t.by_card(card_id) and t.stack not in users
+        )
+        if users:
+            withdrawn[card_id] = users
+    approvers = required_approvers(scope, head)
+    return PrResult(scope, findings, diffs, withdrawn, approvers)
+
+
+def required_approvers(scope: Scope, report: Report) -> list[str]:
+    model = report.model
+    if model.catalogue.centre is None:
+        return []
+    who: list[str] = []
+    for stack in scope.tenants:
+        # Read the owner from the request itself: an invalid stack still has its tenant's contacts.
+        request = model.tenant_stacks.get(stack)
+        owner = model.owners.owner(request.request.owner) if request else None
+        if owner is not None:
+            who += owner.contacts
+        who += model.centre.account_managers
+    if scope.catalogue or scope.centre_stacks or scope.code:
+        who += model.centre.catalogue_editors
+    return list(dict.fromkeys(who))

@@ -1,0 +1,52 @@
+"""The project's data files as they were at a git revision, for before/after comparisons."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import tarfile
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from kuntapilvi.errors import KuntapilviError
+from kuntapilvi.project import ProjectPaths
+
+DATA = ("catalog", "stacks", "templates", "Pulumi.yaml")
+
+
+def git(root: Path, *args: str) -> str:
+    result = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise KuntapilviError(f"git {' '.join(args)} failed: {result.stderr.strip()}")
+    return result.stdout
+
+
+def changed_files(root: Path, base: str) -> list[str]:
+    """Files the change touches: committed since the merge base with `base`, plus the working
+    tree (so a tenant sees the answer before committing)."""
+    merge_base = git(root, "merge-base", base, "HEAD").strip()
+    committed = git(root, "diff", "--name-only", merge_base).splitlines()
+    untracked = git(root, "ls-files", "--others", "--exclude-standard").splitlines()
+    return sorted({f for f in committed + untracked if f})
+
+
+@contextlib.contextmanager
+def checkout(root: Path, rev: str) -> Iterator[ProjectPaths]:
+    """A temporary copy of the data files at `rev` (only those; code is not needed to validate)."""
+    present = [p for p in DATA if git(root, "ls-tree", "--name-only", rev, p).strip()]
+    with tempfile.TemporaryDirectory(prefix="kuntapilvi-rev-") as tmp:
+        archive = subprocess.run(
+            ["git", "-C", str(root), "archive", "--format=tar", rev, *present],
+            capture_output=True,
+        )
+        if archive.returncode != 0:
+            raise KuntapilviError(f"cannot read revision {rev}: {archive.stderr.decode().strip()}")
+        tar_path = Path(tmp) / "rev.tar"
+        tar_path.write_bytes(archive.stdout)
+        with tarfile.open(tar_path) as tar:
+            tar.extractall(tmp, filter="data")
+        tar_path.unlink()
+        (Path(tmp) / "catalog").mkdir(exist_ok=True)
+        (Path(tmp) / "stacks").mkdir(exist_ok=True)
+        yield ProjectPaths(Path(tmp))
