@@ -216,6 +216,7 @@ def check(root: Path, base: str, today: str | None = None) -> PrResult:
         )
         if users:
             withdrawn[card_id] = users
+    findings += _codeowners_findings(root, head)
     approvers = required_approvers(scope, head)
     return PrResult(scope, findings, diffs, withdrawn, approvers)
 
@@ -235,3 +236,25 @@ def required_approvers(scope: Scope, report: Report) -> list[str]:
     if scope.catalogue or scope.centre_stacks or scope.code:
         who += model.centre.catalogue_editors
     return list(dict.fromkeys(who))
+
+
+def _codeowners_findings(root: Path, head: Report) -> list[Finding]:
+    from kuntapilvi.codeowners import render as render_codeowners
+
+    if not head.model.catalogue.complete:
+        return []
+    path = root / "CODEOWNERS"
+    current = path.read_text(encoding="utf-8") if path.is_file() else ""
+    if current == render_codeowners(head.model):
+        return []
+    return [
+        Finding(
+            Severity.ERROR,
+            "pr.codeowners-stale",
+            "CODEOWNERS",
+            None,
+            "",
+            "CODEOWNERS does not match the owner register and the stack files.",
+            "run 'kuntapilvi pr codeowners' and commit the result",
+        )
+    ]

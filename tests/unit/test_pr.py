@@ -30,6 +30,7 @@ def repo(tmp_path: Path) -> Path:
     for name in ("catalog", "stacks", "templates"):
         shutil.copytree(REPO / name, tmp_path / name)
     shutil.copy(REPO / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    shutil.copy(REPO / "CODEOWNERS", tmp_path / "CODEOWNERS")
     git(tmp_path, "init", "-q", "-b", "main")
     git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@e", "add", "-A")
     git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "base")
@@ -122,3 +123,14 @@ def test_deprecated_card_lists_its_users(repo: Path) -> None:
 def test_no_op_changes_nothing(repo: Path) -> None:
     result = check(repo, "main", TODAY)
     assert result.ok and result.scope.kind == "no-op" and result.diffs == []
+
+
+def test_new_stack_without_codeowners_update_is_stale(repo: Path) -> None:
+    text = (repo / "stacks/Pulumi.oulunkaari.yaml").read_text()
+    (repo / "stacks/Pulumi.kuntapilvi.yaml").write_text(
+        text.replace("owner: oulunkaari", "owner: kuntapilvi").replace(
+            "10.72.8.0/21", "10.72.16.0/21"
+        )
+    )
+    result = check(repo, "main", TODAY)
+    assert any(f.code == "pr.codeowners-stale" for f in result.errors)

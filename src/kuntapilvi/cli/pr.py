@@ -40,3 +40,28 @@ def check_command(base: Base = "origin/main", today: Today = None) -> None:
 def comment_command(base: Base = "origin/main", today: Today = None) -> None:
     """Print the pull request's Markdown comment (with its update marker) on stdout."""
     out.print(render(check(find_root().root, base, today)), markup=False, end="")
+
+
+@app.command("codeowners")
+@boundary
+def codeowners_command(
+    check_only: Annotated[
+        bool, typer.Option("--check", help="Exit 1 if CODEOWNERS is stale")
+    ] = False,
+) -> None:
+    """Write CODEOWNERS from the owner register and the stack files (or check it is current)."""
+    from kuntapilvi.codeowners import render as render_codeowners
+    from kuntapilvi.validate import validate
+
+    paths = find_root()
+    text = render_codeowners(validate(paths).model)
+    target = paths.root / "CODEOWNERS"
+    current = target.read_text(encoding="utf-8") if target.is_file() else None
+    if current == text:
+        err.print("CODEOWNERS is current")
+        return
+    if check_only:
+        err.print("CODEOWNERS is stale; run 'kuntapilvi pr codeowners' and commit it")
+        raise typer.Exit(EXIT_INVALID)
+    target.write_text(text, encoding="utf-8")
+    err.print("wrote CODEOWNERS")
