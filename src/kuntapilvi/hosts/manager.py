@@ -217,18 +217,28 @@ class HostManager:
             remaining = max(10.0, deadline - time.monotonic())
             rc, out, _ = ssh.run(client, "cloud-init status --wait --long", timeout=remaining)
         except (paramiko.SSHException, OSError) as exc:
-            raise HostsError(f"Lost SSH to {name!r} while waiting for cloud-init: {exc}",
-                             paths.console) from exc  # fmt: skip
+            raise HostsError(
+                f"SSH to {name!r} failed or timed out while waiting for cloud-init "
+                f"({type(exc).__name__}: {exc})",
+                paths.console,
+            ) from exc
         finally:
             client.close()
         status = "unknown"
         for line in out.splitlines():
             if line.startswith("status:"):
                 status = line.split(":", 1)[1].strip()
+        waited_on = rec.pid
         with self._lock():
             rec = self._record(name)
-            rec.ssh_ready_s = round(ssh_s, 2)
-            rec.cloud_init_done_s = round(time.time() - rec.started_at, 2)
+            if rec.pid != waited_on:
+                return self._info(rec)  # replaced while we waited; its own wait records it
+            # First readiness only: a later ensure_host on a running host must not overwrite the
+            # boot timings with "now".
+            if rec.ssh_ready_s is None:
+                rec.ssh_ready_s = round(ssh_s, 2)
+            if rec.cloud_init_done_s is None or rec.cloud_init_status != status:
+                rec.cloud_init_done_s = round(time.time() - rec.started_at, 2)
             rec.cloud_init_status = status if rc in (0, 1, 2) else f"unknown (rc {rc})"
             self.store.save_host(rec)
         return self._info(rec)

@@ -19,7 +19,6 @@ REQUIRED_TOOLS: dict[str, str] = {
     "apt-cacher-ng": "apt-cacher-ng",
     "ip": "iproute2",
     "mount": "mount",
-    "zstd": "zstd",
 }
 
 
