@@ -57,9 +57,9 @@ def write_seed(root: Path, seed: Seed, machine_pubkey: str, proxy_url: str) -> N
     """Put the NoCloud seed and the devcloud-only plumbing into the host's root before it boots."""
     seed_dir = root / SEED_DIR
     seed_dir.mkdir(parents=True, exist_ok=True)
-    for name, text in files(seed).items():
+    for name, data in files(seed).items():
         path = seed_dir / name
-        path.write_text(text)
+        path.write_bytes(data)
         # User data can carry secrets (preseeded passwords), as it can in Nova's metadata.
         path.chmod(0o600)
     # The machinery's own way in, accepted only from the bridge (this machine). It is not part of
