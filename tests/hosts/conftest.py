@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from kuntapilvi.hosts import HostInfo, HostManager, network
+from kuntapilvi.hosts import HostInfo, HostManager, cgroups, network
 from kuntapilvi.hosts import host as hostops
 from kuntapilvi.hosts.paths import project_root
 from kuntapilvi.hosts.template import build_template, default_spec, find_template
@@ -107,6 +107,7 @@ def assert_nothing_left(mgr: HostManager, records: list) -> None:
         assert not paths.dir.exists(), paths.dir
         assert not (hostops.NSPAWN_PROPAGATE / rec.machine).exists()
         assert hostops.process_start_time(rec.pid) is None, f"nspawn {rec.pid} still runs"
+        assert not cgroups.leftovers(rec.machine), rec.machine
     with open("/proc/self/mountinfo") as fh:
         assert str(mgr.state_dir) not in fh.read()
     assert not mgr.proxy.is_running()

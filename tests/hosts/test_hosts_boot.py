@@ -20,7 +20,7 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from kuntapilvi.hosts import HostInfo, HostManager, network, ssh
+from kuntapilvi.hosts import HostInfo, HostManager, cgroups, network, ssh
 from kuntapilvi.hosts import host as hostops
 
 from .conftest import Measurements, boot_all
@@ -144,6 +144,18 @@ def test_machine_side_isolation(basic: dict[str, HostInfo], manager: HostManager
     assert bound == sorted({"127.0.0.1", *gateways})
 
 
+def test_each_host_has_its_own_cgroup(basic: dict[str, HostInfo], manager: HostManager) -> None:
+    """Hosts booted together must not share a cgroup tree (their systemds would collide)."""
+    seen = []
+    for name in ("perus-1", "perus-2"):
+        rec = manager.store.load_host(name)
+        assert rec is not None
+        own = cgroups.pids(rec.machine)
+        assert rec.pid in own and len(own) > 3  # nspawn, the host's init and its services
+        seen.append(own)
+    assert not seen[0] & seen[1]
+
+
 def test_list_hosts_reports_memory(basic: dict[str, HostInfo], manager: HostManager) -> None:
     listed = {i.name: i for i in manager.list_hosts()}
     assert {"perus-1", "perus-2"} <= set(listed)
@@ -178,6 +190,7 @@ def test_single_host_boot_and_stop_leaves_nothing(
     assert not paths.dir.exists()
     assert not (hostops.NSPAWN_PROPAGATE / rec.machine).exists()
     assert hostops.process_start_time(rec.pid) is None
+    assert not cgroups.leftovers(rec.machine)
     assert manager.store.load_host(rec.host_id) is None
     # The other hosts on the same bridge are untouched.
     assert manager.get_host("perus-1").running

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import gzip
 import ipaddress
 
 import pytest
@@ -9,11 +11,12 @@ import yaml
 
 from kuntapilvi.hosts.seed import (
     Seed,
+    decode_nova_user_data,
     files,
     meta_data,
     network_config,
     parse_address,
-    user_data_text,
+    user_data_bytes,
 )
 
 
@@ -45,17 +48,27 @@ def test_seed_files_keep_user_data_verbatim() -> None:
     seed = Seed("iid", "h", parse_address("10.64.3.5/28", "10.64.3.1"), ud)
     out = files(seed)
     assert set(out) == {"meta-data", "user-data", "network-config"}
-    assert out["user-data"] == ud
+    assert out["user-data"] == ud.encode()
 
 
 @pytest.mark.parametrize("value", [None, "", b""])
 def test_missing_user_data_becomes_empty_cloud_config(value: str | bytes | None) -> None:
-    assert yaml.safe_load(user_data_text(value)) == {}
-    assert user_data_text(value).startswith("#cloud-config")
+    assert yaml.safe_load(user_data_bytes(value)) == {}
+    assert user_data_bytes(value).startswith(b"#cloud-config")
 
 
-def test_bytes_user_data_is_decoded() -> None:
-    assert user_data_text("#cloud-config\n# ä\n".encode()) == "#cloud-config\n# ä\n"
+def test_binary_user_data_is_kept_byte_for_byte() -> None:
+    gz = gzip.compress(b"#cloud-config\n{}\n")
+    assert user_data_bytes(gz) == gz
+    assert user_data_bytes("#cloud-config\n# ä\n") == "#cloud-config\n# ä\n".encode()
+
+
+def test_nova_user_data_is_base64() -> None:
+    raw = b"#cloud-config\npackages: [samba]\n"
+    assert decode_nova_user_data(base64.b64encode(raw).decode()) == raw
+    assert decode_nova_user_data(None) is None
+    with pytest.raises(ValueError, match="base64"):
+        decode_nova_user_data("#cloud-config")
 
 
 def test_address_properties() -> None:

@@ -84,6 +84,10 @@ def start(
         f"{info.name}: {info.address} on {info.bridge}, "
         f"cloud-init {info.cloud_init_status or 'booting'} (console: {info.console_log})"
     )
+    if wait and info.cloud_init_status != "done":
+        # The host runs, but its user data did not apply cleanly: a failure for whoever waits on it.
+        typer.echo(f"error: cloud-init did not finish cleanly; see {info.console_log}", err=True)
+        raise typer.Exit(1)
 
 
 @app.command("stop")

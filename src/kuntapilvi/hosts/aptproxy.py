@@ -152,13 +152,16 @@ class AptProxy:
         running = self._running()
         if running:
             pid = running[0]
-            os.kill(pid, signal.SIGTERM)
+            # It may exit between the liveness check and a signal; that is the goal anyway.
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
             for _ in range(100):
                 if not process_alive(pid, process_start_time(pid) or -1):
                     break
                 time.sleep(0.05)
             else:
-                os.kill(pid, signal.SIGKILL)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, os.WNOHANG)  # reap it if this process started it
         self._pidfile.unlink(missing_ok=True)

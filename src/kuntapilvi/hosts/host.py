@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import shutil
 import signal
 import subprocess
 import time
 from pathlib import Path
 
-from kuntapilvi.hosts import network, system
+from kuntapilvi.hosts import cgroups, network, system
 from kuntapilvi.hosts.errors import HostsError
 from kuntapilvi.hosts.seed import Seed, files
 from kuntapilvi.hosts.state import HostRecord, StateStore, process_alive, process_start_time
@@ -57,9 +58,9 @@ def write_seed(root: Path, seed: Seed, machine_pubkey: str, proxy_url: str) -> N
     """Put the NoCloud seed and the devcloud-only plumbing into the host's root before it boots."""
     seed_dir = root / SEED_DIR
     seed_dir.mkdir(parents=True, exist_ok=True)
-    for name, text in files(seed).items():
+    for name, data in files(seed).items():
         path = seed_dir / name
-        path.write_text(text)
+        path.write_bytes(data)
         # User data can carry secrets (preseeded passwords), as it can in Nova's metadata.
         path.chmod(0o600)
     # The machinery's own way in, accepted only from the bridge (this machine). It is not part of
@@ -105,9 +106,14 @@ def nspawn_command(rec: HostRecord, root: Path) -> list[str]:
 def boot(rec: HostRecord, paths: HostPaths) -> tuple[int, int]:
     """Start systemd-nspawn in the background; (pid, start time)."""
     paths.console.parent.mkdir(parents=True, exist_ok=True)
+    # A small shell moves itself into the host's own cgroups, then becomes nspawn (same PID), so
+    # nspawn never runs in the shared root cgroup (see cgroups.py). No preexec_fn: the caller may
+    # have threads.
+    procs = " ".join(shlex.quote(str(p / "cgroup.procs")) for p in cgroups.create(rec.machine))
+    wrapper = f'for p in {procs}; do echo $$ > "$p" || exit 97; done; exec "$@"'
     with paths.console.open("w") as fh:
         proc = subprocess.Popen(
-            nspawn_command(rec, paths.root),
+            ["sh", "-c", wrapper, "kuntapilvi-host", *nspawn_command(rec, paths.root)],
             stdin=subprocess.DEVNULL,
             stdout=fh,
             stderr=subprocess.STDOUT,
@@ -186,6 +192,7 @@ def stop_process(rec: HostRecord, grace: float = STOP_GRACE_S) -> None:
     for pid in inits:
         _signal(pid, signal.SIGKILL)
     _signal(rec.pid, signal.SIGKILL)
+    cgroups.kill_all(rec.machine)
     for _ in range(50):
         _reap(rec.pid)
         if not process_alive(rec.pid, rec.pid_start):
@@ -203,6 +210,10 @@ def teardown(rec: HostRecord, paths: HostPaths, log: Path) -> None:
             # released.
             system.run(["umount", "-l", str(paths.root)], log, "lazily unmount the host root")
     network.delete_host_link(rec.netns, rec.veth, log)
+    if cgroups.pids(rec.machine):
+        # nspawn is gone but something of the host still runs: end it with its cgroup.
+        cgroups.kill_all(rec.machine)
+    cgroups.remove(rec.machine)
     # nspawn leaves this folder behind when /run is not a tmpfs, as on this machine.
     shutil.rmtree(NSPAWN_PROPAGATE / rec.machine, ignore_errors=True)
     if paths.dir.exists() and not is_mounted(paths.root):

@@ -28,7 +28,7 @@ from kuntapilvi.hosts.names import (
     veth_name,
 )
 from kuntapilvi.hosts.paths import default_state_dir
-from kuntapilvi.hosts.seed import DEFAULT_ALLOWED_NET, Seed, parse_address, user_data_text
+from kuntapilvi.hosts.seed import DEFAULT_ALLOWED_NET, Seed, parse_address, user_data_bytes
 from kuntapilvi.hosts.state import HostRecord, NetworkRecord, StateStore, process_alive
 from kuntapilvi.hosts.system import ensure_tools, require_root
 from kuntapilvi.hosts.template import TemplateSpec, build_template
@@ -132,10 +132,11 @@ class HostManager:
         except ValueError as exc:
             raise HostsError(f"Cannot start host {name!r}: {exc}") from exc
         hid = host_id(name)
-        text = user_data_text(user_data)
-        iid = instance_id or f"kp-{hid}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
+        data = user_data_bytes(user_data)
+        data_hash = hashlib.sha256(data).hexdigest()
+        iid = instance_id or f"kp-{hid}-{data_hash[:8]}"
         config = json.dumps(
-            [name, str(addr.interface), str(addr.gateway), network_id, text, iid,
+            [name, str(addr.interface), str(addr.gateway), network_id, data_hash, iid,
              list(public_keys), self.spec.key()]
         )  # fmt: skip
         config_hash = hashlib.sha256(config.encode()).hexdigest()[:16]
@@ -157,7 +158,7 @@ class HostManager:
                     netns=netns_name(hid), machine=machine_name(hid), instance_id=iid,
                     config_hash=config_hash,
                 )  # fmt: skip
-                self._start(rec, Seed(iid, rec.hostname, addr, text, tuple(public_keys)))
+                self._start(rec, Seed(iid, rec.hostname, addr, data, tuple(public_keys)))
         if wait:
             return self.wait_ready(name, timeout=timeout)
         return self._info(self._record(name))
@@ -217,18 +218,28 @@ class HostManager:
             remaining = max(10.0, deadline - time.monotonic())
             rc, out, _ = ssh.run(client, "cloud-init status --wait --long", timeout=remaining)
         except (paramiko.SSHException, OSError) as exc:
-            raise HostsError(f"Lost SSH to {name!r} while waiting for cloud-init: {exc}",
-                             paths.console) from exc  # fmt: skip
+            raise HostsError(
+                f"SSH to {name!r} failed or timed out while waiting for cloud-init "
+                f"({type(exc).__name__}: {exc})",
+                paths.console,
+            ) from exc
         finally:
             client.close()
         status = "unknown"
         for line in out.splitlines():
             if line.startswith("status:"):
                 status = line.split(":", 1)[1].strip()
+        waited_on = rec.pid
         with self._lock():
             rec = self._record(name)
-            rec.ssh_ready_s = round(ssh_s, 2)
-            rec.cloud_init_done_s = round(time.time() - rec.started_at, 2)
+            if rec.pid != waited_on:
+                return self._info(rec)  # replaced while we waited; its own wait records it
+            # First readiness only: a later ensure_host on a running host must not overwrite the
+            # boot timings with "now".
+            if rec.ssh_ready_s is None:
+                rec.ssh_ready_s = round(ssh_s, 2)
+            if rec.cloud_init_done_s is None or rec.cloud_init_status != status:
+                rec.cloud_init_done_s = round(time.time() - rec.started_at, 2)
             rec.cloud_init_status = status if rc in (0, 1, 2) else f"unknown (rc {rc})"
             self.store.save_host(rec)
         return self._info(rec)

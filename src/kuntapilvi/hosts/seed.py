@@ -7,6 +7,8 @@ reads it from /var/lib/cloud/seed/nocloud/ with no network access needed.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 from dataclasses import dataclass, field
 
@@ -75,7 +77,7 @@ class Seed:
     instance_id: str
     hostname: str
     address: HostAddress
-    user_data: str
+    user_data: str | bytes | None
     public_keys: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -110,19 +112,33 @@ def network_config(addr: HostAddress, interface: str = "eth0") -> str:
     return yaml.safe_dump(doc, sort_keys=False)
 
 
-def user_data_text(user_data: str | bytes | None) -> str:
-    """User data as cloud-init expects it on disk; none at all becomes an empty cloud-config."""
+def user_data_bytes(user_data: str | bytes | None) -> bytes:
+    """User data as cloud-init gets it on disk, byte for byte.
+
+    Bytes stay bytes: cloud-init itself handles gzip and MIME multipart, which a text round trip
+    would corrupt. No user data at all becomes an empty cloud-config.
+    """
     if user_data is None or user_data == "" or user_data == b"":
-        return "#cloud-config\n{}\n"
+        return b"#cloud-config\n{}\n"
     if isinstance(user_data, bytes):
-        return user_data.decode("utf-8", errors="replace")
-    return user_data
+        return user_data
+    return user_data.encode("utf-8")
 
 
-def files(seed: Seed) -> dict[str, str]:
+def decode_nova_user_data(encoded: str | None) -> bytes | None:
+    """Nova's API returns user data base64-encoded (OS-EXT-SRV-ATTR:user_data); this undoes it."""
+    if not encoded:
+        return None
+    try:
+        return base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError("user data from Nova is not valid base64") from exc
+
+
+def files(seed: Seed) -> dict[str, bytes]:
     """The seed folder's files by name."""
     return {
-        "meta-data": meta_data(seed),
-        "user-data": user_data_text(seed.user_data),
-        "network-config": network_config(seed.address),
+        "meta-data": meta_data(seed).encode(),
+        "user-data": user_data_bytes(seed.user_data),
+        "network-config": network_config(seed.address).encode(),
     }

@@ -19,7 +19,6 @@ REQUIRED_TOOLS: dict[str, str] = {
     "apt-cacher-ng": "apt-cacher-ng",
     "ip": "iproute2",
     "mount": "mount",
-    "zstd": "zstd",
 }
 
 
@@ -74,7 +73,12 @@ def run(
 
 def quiet(cmd: Sequence[str]) -> subprocess.CompletedProcess[str]:
     """Run a query whose failure is an answer (e.g. `ip link show X`), capturing its output."""
-    return subprocess.run(list(cmd), capture_output=True, text=True, check=False)
+    try:
+        return subprocess.run(list(cmd), capture_output=True, text=True, check=False)
+    except FileNotFoundError as exc:
+        raise HostsError(
+            f"{cmd[0]} is not installed; run scripts/install-hosts-deps as root"
+        ) from exc
 
 
 def ensure_tools(log: Path) -> None:

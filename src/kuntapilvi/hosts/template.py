@@ -122,9 +122,9 @@ def _prepare(root: Path, spec: TemplateSpec, log: Path) -> None:
     # key a host publishes is the one cloud-init generated for it at first boot.
     for key in (root / "etc/ssh").glob("ssh_host_*"):
         key.unlink()
-    # This oneshot only writes a runlevel record to utmp, which no server reads. Under the machine's
-    # hybrid cgroups it now and then fails at boot (its cgroup cannot be killed: EIO), leaving the
-    # host "degraded" for nothing; masked, as containers commonly do.
+    # This oneshot only writes a runlevel record to utmp, which no server reads. It was the unit
+    # seen failing when hosts still shared one cgroup tree (fixed in cgroups.py); it stays masked,
+    # as in many container images, because nothing needs it.
     mask = root / "etc/systemd/system/systemd-update-utmp-runlevel.service"
     mask.unlink(missing_ok=True)
     mask.symlink_to("/dev/null")
