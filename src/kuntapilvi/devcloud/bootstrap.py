@@ -172,7 +172,21 @@ def discover_hosts(ctx: Context) -> str:
 
 # --- openstacksdk -----------------------------------------------------------------------
 
+_CONNECTIONS = threading.local()
+
+
 def admin_connection(ctx: Context) -> openstack.connection.Connection:
+    """One admin connection per thread: readiness probes poll every second, and a fresh
+    connection would log in (a password hash on Keystone's side) on every poll."""
+    cached = getattr(_CONNECTIONS, "by_password", {})
+    conn = cached.get(ctx.secrets["admin"])
+    if conn is None:
+        conn = _connect(ctx)
+        _CONNECTIONS.by_password = {ctx.secrets["admin"]: conn}
+    return conn
+
+
+def _connect(ctx: Context) -> openstack.connection.Connection:
     try:
         import openstack
     except ImportError as exc:  # pragma: no cover - depends on the install

@@ -234,11 +234,13 @@ def up_steps(ctx: Context) -> list[Step]:
     steps += [
         Step("keystone", start("keystone"), after=("keystone schema",)),
         Step("catalogue", lambda: bootstrap.ensure_catalog(ctx), after=("keystone",)),
+        # APIs open their queue connections on first use, so they boot alongside RabbitMQ;
+        # the RPC workers below need it from their first second.
         Step("placement", start("placement"), after=("placement schema",)),
         Step("glance-api", start("glance-api"), after=("glance schema",)),
-        Step("neutron-api", start("neutron-api"), after=("neutron schema", "rabbitmq")),
-        Step("cinder-api", start("cinder-api"), after=("cinder schema", "rabbitmq")),
-        Step("nova-api", start("nova-api"), after=("nova schema", "rabbitmq")),
+        Step("neutron-api", start("neutron-api"), after=("neutron schema",)),
+        Step("cinder-api", start("cinder-api"), after=("cinder schema",)),
+        Step("nova-api", start("nova-api"), after=("nova schema",)),
         Step("nova-conductor", start("nova-conductor"), after=("nova schema", "rabbitmq")),
         Step("nova-scheduler", start("nova-scheduler"), after=("nova schema", "rabbitmq")),
         # Started once placement and the catalogue exist: its first resource report runs
