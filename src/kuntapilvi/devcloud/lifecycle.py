@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from pathlib import Path
 
 from rich.console import Console
 
@@ -40,6 +41,8 @@ class Step:
     name: str
     run: Callable[[], str | None]
     after: tuple[str, ...] = ()
+    # Service log that explains an unexpected failure of this step (e.g. an SDK error).
+    log: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,7 @@ def run_steps(steps: Iterable[Step], console: Console) -> dict[str, float]:
                     error = future.exception()
                     if error is not None:
                         ABORT.set()
-                        raise error
+                        raise _explained(step, error)
                     took = time.monotonic() - started
                     timings[step.name] = took
                     done.add(step.name)
@@ -86,6 +89,15 @@ def run_steps(steps: Iterable[Step], console: Console) -> dict[str, float]:
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
     return timings
+
+
+def _explained(step: Step, error: BaseException) -> BaseException:
+    """API errors from openstacksdk/keystoneauth become one sentence plus the service log."""
+    if isinstance(error, DevcloudError) or not isinstance(error, Exception):
+        return error
+    detail = str(error).splitlines()[0] if str(error) else ""
+    return DevcloudError(f"Step '{step.name}' failed: {type(error).__name__}: {detail}",
+                         step.log)
 
 
 def _wait_answering(service: svc.Service, paths: Paths,
@@ -233,7 +245,8 @@ def up_steps(ctx: Context) -> list[Step]:
         steps.append(Step(f"{owner} schema", schema(owner), after=("databases",)))
     steps += [
         Step("keystone", start("keystone"), after=("keystone schema",)),
-        Step("catalogue", lambda: bootstrap.ensure_catalog(ctx), after=("keystone",)),
+        Step("catalogue", lambda: bootstrap.ensure_catalog(ctx), after=("keystone",),
+             log=p.log("keystone")),
         # APIs open their queue connections on first use, so they boot alongside RabbitMQ;
         # the RPC workers below need it from their first second.
         Step("placement", start("placement"), after=("placement schema",)),
@@ -250,9 +263,10 @@ def up_steps(ctx: Context) -> list[Step]:
         Step("cinder-scheduler", start("cinder-scheduler"), after=("cinder schema", "rabbitmq")),
         Step("cinder-volume", start("cinder-volume"), after=("cinder schema", "rabbitmq")),
         Step("compute host", lambda: _compute_ready(ctx),
-             after=("nova-compute", "nova-api", "nova-scheduler")),
+             after=("nova-compute", "nova-api", "nova-scheduler"), log=p.log("nova-compute")),
         Step("volume service", lambda: _volume_ready(ctx),
-             after=("cinder-volume", "cinder-api", "cinder-scheduler", "catalogue")),
+             after=("cinder-volume", "cinder-api", "cinder-scheduler", "catalogue"),
+             log=p.log("cinder-volume")),
     ]
     return steps
 
