@@ -279,12 +279,12 @@ def context(paths: Paths) -> Context:
 def up(paths: Paths, console: Console) -> UpResult:
     t0 = time.monotonic()
     ready = paths.stamps / READY_STAMP
-    if ready.is_file() and all(s.ok for s in st.collect(paths)):
+    if ready.is_file() and all(s.ok for s in st.collect(paths, check_workers=False)):
         return UpResult(True, time.monotonic() - t0, {})
     ready.unlink(missing_ok=True)
     ctx = context(paths)
     timings = run_steps(up_steps(ctx), console)
-    down_now = [s.name for s in st.collect(paths) if not s.ok]
+    down_now = [s.name for s in st.collect(paths, check_workers=False) if not s.ok]
     if down_now:
         first = down_now[0]
         raise DevcloudError(f"{', '.join(down_now)} stopped right after start-up.",
