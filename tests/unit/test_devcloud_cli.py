@@ -152,3 +152,17 @@ def test_first_failing_step_stops_the_run() -> None:
     with pytest.raises(DevcloudError):
         lifecycle.run_steps(steps, Console(quiet=True))
     assert ran == []
+
+
+def test_unexpected_step_error_becomes_one_sentence(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    def sdk_fails() -> None:
+        raise ConnectionError("Failed to connect to 127.0.0.1:5000\nlong detail")
+
+    steps = [Step("catalogue", sdk_fails, log=tmp_path / "keystone.log")]
+    with pytest.raises(DevcloudError) as info:
+        lifecycle.run_steps(steps, Console(quiet=True))
+    assert info.value.message == (
+        "Step 'catalogue' failed: ConnectionError: Failed to connect to 127.0.0.1:5000")
+    assert info.value.log == tmp_path / "keystone.log"

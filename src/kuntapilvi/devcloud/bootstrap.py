@@ -7,6 +7,7 @@ set of pinned versions runs the (idempotent) migrations again.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import grp
 import os
@@ -40,12 +41,13 @@ def set_stamp(paths: Paths, name: str) -> None:
 
 
 def run_manage(
-    paths: Paths, log_name: str, argv: Sequence[str], what: str, stdin: str | None = None
+    paths: Paths, log_name: str, argv: Sequence[str], what: str, stdin: str | None = None,
+    take_slot: bool = True,
 ) -> str:
     """Run a setup command with its output appended to logs/<log_name>.log; raise on failure."""
     log = paths.log(log_name)
     log.parent.mkdir(parents=True, exist_ok=True)
-    with CPU_SLOTS:
+    with CPU_SLOTS if take_slot else contextlib.nullcontext():
         proc = subprocess.run(
             list(argv),
             input=stdin,
@@ -66,34 +68,25 @@ def init_mariadb(paths: Paths) -> None:
     if (paths.data / "mysql" / "mysql").is_dir():
         return
     run_manage(
-        paths,
-        "mariadb-setup",
-        [
-            "mariadb-install-db",
-            f"--defaults-file={paths.etc / 'mariadb' / 'my.cnf'}",
-            f"--user={getpass.getuser()}",
-            "--auth-root-authentication-method=normal",
-            "--skip-test-db",
-        ],
+        paths, "mariadb-setup",
+        ["mariadb-install-db", f"--defaults-file={paths.etc / 'mariadb' / 'my.cnf'}",
+         f"--user={getpass.getuser()}", "--auth-root-authentication-method=normal",
+         "--skip-test-db"],
         "Initialising the MariaDB data folder",
     )
 
 
 def create_databases(ctx: Context) -> None:
     user, pw = svc.DB_USER, ctx.secrets["db"]
-    sql = [
-        f"CREATE USER IF NOT EXISTS '{user}'@'localhost' IDENTIFIED BY '{pw}';",
-        f"ALTER USER '{user}'@'localhost' IDENTIFIED BY '{pw}';",
-    ]
+    sql = [f"CREATE USER IF NOT EXISTS '{user}'@'localhost' IDENTIFIED BY '{pw}';",
+           f"ALTER USER '{user}'@'localhost' IDENTIFIED BY '{pw}';"]
     for db in svc.DATABASES:
         sql.append(f"CREATE DATABASE IF NOT EXISTS `{db}` CHARACTER SET utf8;")
         sql.append(f"GRANT ALL PRIVILEGES ON `{db}`.* TO '{user}'@'localhost';")
     run_manage(
-        ctx.paths,
-        "mariadb-setup",
+        ctx.paths, "mariadb-setup",
         ["mariadb", f"--defaults-file={ctx.paths.etc / 'mariadb' / 'my.cnf'}", "-u", "root"],
-        "Creating the service databases",
-        stdin="\n".join(sql) + "\n",
+        "Creating the service databases", stdin="\n".join(sql) + "\n",
     )
 
 
@@ -114,38 +107,15 @@ def _manage_steps(ctx: Context) -> dict[str, list[list[str]]]:
             [*keystone, "db_sync"],
             [*keystone, "fernet_setup", "--keystone-user", user, "--keystone-group", group],
             [*keystone, "credential_setup", "--keystone-user", user, "--keystone-group", group],
-            [
-                *keystone,
-                "bootstrap",
-                "--bootstrap-password",
-                ctx.secrets["admin"],
-                "--bootstrap-username",
-                "admin",
-                "--bootstrap-project-name",
-                "admin",
-                "--bootstrap-role-name",
-                "admin",
-                "--bootstrap-service-name",
-                "keystone",
-                "--bootstrap-region-id",
-                svc.REGIONS[0],
-                "--bootstrap-admin-url",
-                url,
-                "--bootstrap-internal-url",
-                url,
-                "--bootstrap-public-url",
-                url,
-            ],
+            [*keystone, "bootstrap", "--bootstrap-password", ctx.secrets["admin"],
+             "--bootstrap-username", "admin", "--bootstrap-project-name", "admin",
+             "--bootstrap-role-name", "admin", "--bootstrap-service-name", "keystone",
+             "--bootstrap-region-id", svc.REGIONS[0],
+             "--bootstrap-admin-url", url, "--bootstrap-internal-url", url,
+             "--bootstrap-public-url", url],
         ],
-        "placement": [
-            [
-                bin_("placement-manage"),
-                "--config-file",
-                str(etc / "placement" / "placement.conf"),
-                "db",
-                "sync",
-            ]
-        ],
+        "placement": [[bin_("placement-manage"), "--config-file",
+                       str(etc / "placement" / "placement.conf"), "db", "sync"]],
         "nova": [
             [*nova, "api_db", "sync"],
             [*nova, "cell_v2", "map_cell0"],
@@ -154,34 +124,13 @@ def _manage_steps(ctx: Context) -> dict[str, list[list[str]]]:
             [*nova, "cell_v2", "create_cell", "--name", "cell1"],
             [*nova, "db", "sync"],
         ],
-        "neutron": [
-            [
-                bin_("neutron-db-manage"),
-                "--config-file",
-                str(etc / "neutron" / "neutron.conf"),
-                "--config-file",
-                str(etc / "neutron" / "ml2_conf.ini"),
-                "upgrade",
-                "heads",
-            ]
-        ],
-        "cinder": [
-            [
-                bin_("cinder-manage"),
-                "--config-file",
-                str(etc / "cinder" / "cinder.conf"),
-                "db",
-                "sync",
-            ]
-        ],
-        "glance": [
-            [
-                bin_("glance-manage"),
-                "--config-file",
-                str(etc / "glance" / "glance-api.conf"),
-                "db_sync",
-            ]
-        ],
+        "neutron": [[bin_("neutron-db-manage"), "--config-file",
+                     str(etc / "neutron" / "neutron.conf"), "--config-file",
+                     str(etc / "neutron" / "ml2_conf.ini"), "upgrade", "heads"]],
+        "cinder": [[bin_("cinder-manage"), "--config-file",
+                    str(etc / "cinder" / "cinder.conf"), "db", "sync"]],
+        "glance": [[bin_("glance-manage"), "--config-file",
+                    str(etc / "glance" / "glance-api.conf"), "db_sync"]],
     }
 
 
@@ -193,53 +142,61 @@ def sync_schema(ctx: Context, owner: str) -> bool:
     stamp = f"schema-{owner}"
     if stamp_ok(ctx.paths, stamp):
         return False
-    for argv in _manage_steps(ctx)[owner]:
-        try:
-            run_manage(ctx.paths, f"{owner}-manage", argv, f"{owner} setup `{' '.join(argv[-2:])}`")
-        except DevcloudError:
-            if "create_cell" in argv and _cell1_exists(ctx):
-                continue
-            raise
+    # One slot for the whole chain: keystone's and nova's four commands then run back to
+    # back instead of queueing behind every other service's, and they gate the rest of `up`.
+    with CPU_SLOTS:
+        for argv in _manage_steps(ctx)[owner]:
+            try:
+                run_manage(ctx.paths, f"{owner}-manage", argv,
+                           f"{owner} setup `{' '.join(argv[-2:])}`", take_slot=False)
+            except DevcloudError:
+                if "create_cell" in argv and _cell1_exists(ctx):
+                    continue
+                raise
     set_stamp(ctx.paths, stamp)
     return True
 
 
 def _cell1_exists(ctx: Context) -> bool:
     out = run_manage(
-        ctx.paths,
-        "nova-manage",
-        [
-            str(ctx.paths.venv_bin("nova-manage")),
-            "--config-file",
-            str(ctx.paths.etc / "nova" / "nova.conf"),
-            "cell_v2",
-            "list_cells",
-        ],
+        ctx.paths, "nova-manage",
+        [str(ctx.paths.venv_bin("nova-manage")), "--config-file",
+         str(ctx.paths.etc / "nova" / "nova.conf"), "cell_v2", "list_cells"],
         "Listing nova cells",
+        take_slot=False,  # called while the nova chain holds its slot
     )
     return " cell1 " in out
 
 
 def discover_hosts(ctx: Context) -> str:
     return run_manage(
-        ctx.paths,
-        "nova-manage",
-        [
-            str(ctx.paths.venv_bin("nova-manage")),
-            "--config-file",
-            str(ctx.paths.etc / "nova" / "nova.conf"),
-            "cell_v2",
-            "discover_hosts",
-            "--verbose",
-        ],
+        ctx.paths, "nova-manage",
+        [str(ctx.paths.venv_bin("nova-manage")), "--config-file",
+         str(ctx.paths.etc / "nova" / "nova.conf"), "cell_v2", "discover_hosts", "--verbose"],
         "Nova host discovery",
     )
 
 
 # --- openstacksdk -----------------------------------------------------------------------
 
+_CONNECTIONS = threading.local()
+
 
 def admin_connection(ctx: Context) -> openstack.connection.Connection:
+    """One admin connection per thread: readiness probes poll every second, and a fresh
+    connection would log in (a password hash on Keystone's side) on every poll.
+
+    Only for use once the catalogue is complete: the token caches the catalogue it got.
+    """
+    cached = getattr(_CONNECTIONS, "by_password", {})
+    conn = cached.get(ctx.secrets["admin"])
+    if conn is None:
+        conn = _connect(ctx)
+        _CONNECTIONS.by_password = {ctx.secrets["admin"]: conn}
+    return conn
+
+
+def _connect(ctx: Context) -> openstack.connection.Connection:
     try:
         import openstack
     except ImportError as exc:  # pragma: no cover - depends on the install
@@ -269,27 +226,24 @@ def register_catalog(ctx: Context, regions: Sequence[str] = svc.REGIONS) -> int:
     Find-or-create throughout, so a re-run after a partial failure completes the catalogue.
     Returns how many objects it created.
     """
-    conn = admin_connection(ctx)
+    # Not the cached connection: its token's catalogue would be the one from before this
+    # registration, and later probes on the same thread would not find nova or cinder.
+    conn = _connect(ctx)
     ident = conn.identity
     created = 0
     domain_id = "default"
     project = ident.find_project("service", domain_id=domain_id)
     if project is None:
-        project = ident.create_project(
-            name="service", domain_id=domain_id, description="OpenStack service users"
-        )
+        project = ident.create_project(name="service", domain_id=domain_id,
+                                       description="OpenStack service users")
         created += 1
     # keystone-manage bootstrap creates admin, member, reader and service roles.
     roles = [ident.find_role(name, ignore_missing=False) for name in ("admin", "service")]
     for name in svc.SERVICE_USERS:
         user = ident.find_user(name, domain_id=domain_id)
         if user is None:
-            user = ident.create_user(
-                name=name,
-                password=ctx.secrets["service"],
-                domain_id=domain_id,
-                default_project_id=project.id,
-            )
+            user = ident.create_user(name=name, password=ctx.secrets["service"],
+                                     domain_id=domain_id, default_project_id=project.id)
             created += 1
         for role in roles:
             ident.assign_project_role_to_user(project, user, role)
@@ -308,13 +262,8 @@ def register_catalog(ctx: Context, regions: Sequence[str] = svc.REGIONS) -> int:
         for region in regions:
             for interface in svc.INTERFACES:
                 if (region, interface) not in have:
-                    ident.create_endpoint(
-                        service_id=service.id,
-                        interface=interface,
-                        url=entry.url,
-                        region_id=region,
-                        is_enabled=True,
-                    )
+                    ident.create_endpoint(service_id=service.id, interface=interface,
+                                          url=entry.url, region_id=region, is_enabled=True)
                     created += 1
     return created
 
@@ -343,11 +292,7 @@ def ensure_catalog(ctx: Context) -> str:
 
 
 def wait_for(
-    what: str,
-    probe: Callable[[], Any],
-    timeout: float,
-    log_name: str,
-    paths: Paths,
+    what: str, probe: Callable[[], Any], timeout: float, log_name: str, paths: Paths,
     interval: float = 1.0,
 ) -> Any:
     """Poll `probe` until it returns something truthy; errors count as 'not yet'."""
@@ -364,7 +309,8 @@ def wait_for(
             last_error = exc
         time.sleep(interval)
     detail = f" (last error: {type(last_error).__name__})" if last_error else ""
-    raise DevcloudError(f"{what} was not ready after {timeout:.0f} s{detail}.", paths.log(log_name))
+    raise DevcloudError(f"{what} was not ready after {timeout:.0f} s{detail}.",
+                        paths.log(log_name))
 
 
 def compute_node_reported(ctx: Context) -> bool:
@@ -374,10 +320,8 @@ def compute_node_reported(ctx: Context) -> bool:
     hypervisor API cannot tell, since it only lists hosts already mapped.
     """
     conn = admin_connection(ctx)
-    up = any(
-        s.binary == "nova-compute" and s.state == "up" and s.status == "enabled"
-        for s in conn.compute.services()
-    )
+    up = any(s.binary == "nova-compute" and s.state == "up" and s.status == "enabled"
+             for s in conn.compute.services())
     return up and any(True for _ in conn.placement.resource_providers())
 
 
@@ -388,6 +332,5 @@ def compute_host_mapped(ctx: Context) -> bool:
 
 def volume_service_up(ctx: Context) -> bool:
     conn = admin_connection(ctx)
-    return any(
-        s.binary == "cinder-volume" and s.state == "up" for s in conn.block_storage.services()
-    )
+    return any(s.binary == "cinder-volume" and s.state == "up"
+               for s in conn.block_storage.services())

@@ -149,18 +149,8 @@ def write_all(ctx: Context) -> list[Path]:
         if not target.exists() or target.read_text() != text:
             target.write_text(text)
         written.append(target)
-    for folder in (
-        "keystone",
-        "placement",
-        "nova/instances",
-        "neutron",
-        "cinder",
-        "glance/images",
-        "glance/staging",
-        "glance/tasks",
-        "rabbitmq",
-        "mysql",
-    ):
+    for folder in ("keystone", "placement", "nova/instances", "neutron", "cinder",
+                   "glance/images", "glance/staging", "glance/tasks", "rabbitmq", "mysql"):
         (paths.data / folder).mkdir(parents=True, exist_ok=True)
     for lock_owner in ("keystone", "placement", "nova", "neutron", "cinder", "glance"):
         (paths.data / lock_owner / "lock").mkdir(parents=True, exist_ok=True)

@@ -104,11 +104,14 @@ def connection_info(paths: Paths | None = None, region: str | None = None) -> di
         "pulumi_config": pulumi_config,
         "base_image": str(paths.base_image),
         "regions": list(svc.REGIONS),
+        # python-openstackclient lives in the service venv, not in kuntapilvi's.
+        "openstack_cli": str(paths.venv_bin("openstack")),
     }
 
 
 def shell_exports(info: dict[str, Any]) -> str:
     lines = [f"export {k}={shlex.quote(v)}" for k, v in info["environ"].items()]
+    lines.append(f"# openstack CLI: {info['openstack_cli']}")
     lines.append("# Pulumi provider config (pulumi config set [--secret] KEY VALUE):")
     for key, value in info["pulumi_config"].items():
         secret = " --secret" if key == "openstack:password" else ""

@@ -19,15 +19,8 @@ DEBIAN_PACKAGES: tuple[str, ...] = ("mariadb-server", "rabbitmq-server")
 
 # Top-level services; every other version comes from constraints.txt.
 SERVICE_PACKAGES: tuple[str, ...] = (
-    "keystone",
-    "openstack-placement",
-    "nova",
-    "neutron",
-    "cinder",
-    "glance",
-    "python-openstackclient",
-    "PyMySQL",
-    "gunicorn",
+    "keystone", "openstack-placement", "nova", "neutron", "cinder", "glance",
+    "python-openstackclient", "PyMySQL", "gunicorn",
 )
 
 _READY_STAMP = ".devcloud-ready"
@@ -39,9 +32,7 @@ def missing_debian_packages(packages: tuple[str, ...] = DEBIAN_PACKAGES) -> list
         try:
             out = subprocess.run(
                 ["dpkg-query", "-W", "-f=${Status}", pkg],
-                capture_output=True,
-                text=True,
-                timeout=30,
+                capture_output=True, text=True, timeout=30,
             )
         except FileNotFoundError as exc:
             raise DevcloudError(
@@ -95,17 +86,8 @@ def install_venv(paths: Paths, log: Path) -> None:
     python = sys.executable
     steps = [
         [python, "-m", "venv", str(paths.venv)],
-        [
-            str(paths.venv_bin("python")),
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "-c",
-            str(constraints),
-            *SERVICE_PACKAGES,
-        ],
+        [str(paths.venv_bin("python")), "-m", "pip", "install", "--quiet",
+         "--disable-pip-version-check", "-c", str(constraints), *SERVICE_PACKAGES],
     ]
     with log.open("ab") as out:
         for argv in steps:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from pathlib import Path
 
 from rich.console import Console
 
@@ -40,6 +41,8 @@ class Step:
     name: str
     run: Callable[[], str | None]
     after: tuple[str, ...] = ()
+    # Service log that explains an unexpected failure of this step (e.g. an SDK error).
+    log: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,7 @@ def run_steps(steps: Iterable[Step], console: Console) -> dict[str, float]:
                     error = future.exception()
                     if error is not None:
                         ABORT.set()
-                        raise error
+                        raise _explained(step, error)
                     took = time.monotonic() - started
                     timings[step.name] = took
                     done.add(step.name)
@@ -86,6 +89,15 @@ def run_steps(steps: Iterable[Step], console: Console) -> dict[str, float]:
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
     return timings
+
+
+def _explained(step: Step, error: BaseException) -> BaseException:
+    """API errors from openstacksdk/keystoneauth become one sentence plus the service log."""
+    if isinstance(error, DevcloudError) or not isinstance(error, Exception):
+        return error
+    detail = str(error).splitlines()[0] if str(error) else ""
+    return DevcloudError(f"Step '{step.name}' failed: {type(error).__name__}: {detail}",
+                         step.log)
 
 
 def _wait_answering(service: svc.Service, paths: Paths,
@@ -233,12 +245,15 @@ def up_steps(ctx: Context) -> list[Step]:
         steps.append(Step(f"{owner} schema", schema(owner), after=("databases",)))
     steps += [
         Step("keystone", start("keystone"), after=("keystone schema",)),
-        Step("catalogue", lambda: bootstrap.ensure_catalog(ctx), after=("keystone",)),
+        Step("catalogue", lambda: bootstrap.ensure_catalog(ctx), after=("keystone",),
+             log=p.log("keystone")),
+        # APIs open their queue connections on first use, so they boot alongside RabbitMQ;
+        # the RPC workers below need it from their first second.
         Step("placement", start("placement"), after=("placement schema",)),
         Step("glance-api", start("glance-api"), after=("glance schema",)),
-        Step("neutron-api", start("neutron-api"), after=("neutron schema", "rabbitmq")),
-        Step("cinder-api", start("cinder-api"), after=("cinder schema", "rabbitmq")),
-        Step("nova-api", start("nova-api"), after=("nova schema", "rabbitmq")),
+        Step("neutron-api", start("neutron-api"), after=("neutron schema",)),
+        Step("cinder-api", start("cinder-api"), after=("cinder schema",)),
+        Step("nova-api", start("nova-api"), after=("nova schema",)),
         Step("nova-conductor", start("nova-conductor"), after=("nova schema", "rabbitmq")),
         Step("nova-scheduler", start("nova-scheduler"), after=("nova schema", "rabbitmq")),
         # Started once placement and the catalogue exist: its first resource report runs
@@ -248,9 +263,10 @@ def up_steps(ctx: Context) -> list[Step]:
         Step("cinder-scheduler", start("cinder-scheduler"), after=("cinder schema", "rabbitmq")),
         Step("cinder-volume", start("cinder-volume"), after=("cinder schema", "rabbitmq")),
         Step("compute host", lambda: _compute_ready(ctx),
-             after=("nova-compute", "nova-api", "nova-scheduler")),
+             after=("nova-compute", "nova-api", "nova-scheduler"), log=p.log("nova-compute")),
         Step("volume service", lambda: _volume_ready(ctx),
-             after=("cinder-volume", "cinder-api", "cinder-scheduler", "catalogue")),
+             after=("cinder-volume", "cinder-api", "cinder-scheduler", "catalogue"),
+             log=p.log("cinder-volume")),
     ]
     return steps
 
@@ -263,12 +279,12 @@ def context(paths: Paths) -> Context:
 def up(paths: Paths, console: Console) -> UpResult:
     t0 = time.monotonic()
     ready = paths.stamps / READY_STAMP
-    if ready.is_file() and all(s.ok for s in st.collect(paths)):
+    if ready.is_file() and all(s.ok for s in st.collect(paths, check_workers=False)):
         return UpResult(True, time.monotonic() - t0, {})
     ready.unlink(missing_ok=True)
     ctx = context(paths)
     timings = run_steps(up_steps(ctx), console)
-    down_now = [s.name for s in st.collect(paths) if not s.ok]
+    down_now = [s.name for s in st.collect(paths, check_workers=False) if not s.ok]
     if down_now:
         first = down_now[0]
         raise DevcloudError(f"{', '.join(down_now)} stopped right after start-up.",

@@ -92,10 +92,8 @@ def start(
     """Start a daemon in its own session so it outlives the CLI and `down` can kill its group."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
-        out.write(
-            f"\n==== {time.strftime('%Y-%m-%d %H:%M:%S')} starting {name}: "
-            f"{' '.join(argv)}\n".encode()
-        )
+        out.write(f"\n==== {time.strftime('%Y-%m-%d %H:%M:%S')} starting {name}: "
+                  f"{' '.join(argv)}\n".encode())
         out.flush()
         try:
             proc = subprocess.Popen(

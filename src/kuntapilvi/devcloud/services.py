@@ -133,7 +133,9 @@ CATALOG: tuple[CatalogEntry, ...] = (
     CatalogEntry("image", "glance", f"http://127.0.0.1:{PORTS['glance-api']}", "glance"),
 )
 SERVICE_USERS: tuple[str, ...] = tuple(e.user for e in CATALOG if e.user)
-INTERFACES: tuple[str, ...] = ("public", "internal", "admin")
+# No "admin" interface: nothing here asks for it, and each endpoint is one more Keystone
+# call on a cold start (keystone-manage bootstrap still registers all three for identity).
+INTERFACES: tuple[str, ...] = ("public", "internal")
 
 
 def base_env(paths: Paths) -> dict[str, str]:

@@ -84,5 +84,36 @@ def service_status(service: svc.Service, paths: Paths) -> ServiceStatus:
     return ServiceStatus(service.name, service.kind, pid, service.port, answering, memory)
 
 
-def collect(paths: Paths) -> list[ServiceStatus]:
-    return [service_status(s, paths) for s in svc.SERVICES]
+def worker_states(paths: Paths) -> dict[str, bool]:
+    """{binary: reported up} for nova's and cinder's RPC workers, as the APIs see them.
+
+    Empty when the APIs or credentials are not there; then only the PIDs can tell.
+    """
+    if not paths.secrets.is_file():
+        return {}
+    try:
+        from kuntapilvi.devcloud.bootstrap import admin_connection
+        from kuntapilvi.devcloud.config import Context, load_secrets
+
+        conn = admin_connection(Context(paths=paths, secrets=load_secrets(paths)))
+        states: dict[str, bool] = {}
+        for service in [*conn.compute.services(), *conn.block_storage.services()]:
+            up = service.state == "up" and service.status == "enabled"
+            states[service.binary] = states.get(service.binary, False) or up
+        return states
+    except Exception:  # status must report, not fail, when an API is down
+        return {}
+
+
+def collect(paths: Paths, check_workers: bool = True) -> list[ServiceStatus]:
+    rows = [service_status(s, paths) for s in svc.SERVICES]
+    apis_up = all(r.ok for r in rows if r.name in ("keystone", "nova-api", "cinder-api"))
+    states = worker_states(paths) if check_workers and apis_up else {}
+    if not states:
+        return rows
+    # A worker whose process lives but whose service record is down is not answering.
+    return [
+        ServiceStatus(r.name, r.kind, r.pid, r.port, r.answering and states.get(r.name, True),
+                      r.memory_mib) if r.kind == "worker" else r
+        for r in rows
+    ]
