@@ -11,8 +11,9 @@
 #                      a random passphrase made once in .state/pulumi-passphrase, for the
 #                      passphrase secrets provider of local stacks
 #   PULUMI_SKIP_UPDATE_CHECK, PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION,
-#   PULUMI_DISABLE_REGISTRY_RESOLVE
-#                      no update check, no plugin downloads, no registry look-ups
+#   PULUMI_DISABLE_REGISTRY_RESOLVE, PULUMI_IGNORE_AMBIENT_PLUGINS
+#                      no update check, no plugin downloads, no registry look-ups, no stray
+#                      plugins from PATH
 #   PULUMI_PYTHON_CMD  the project venv's python, for programs whose Pulumi.yaml names no virtualenv
 #
 # A real deployment keeps all of this but brings its own state and secrets: set
@@ -68,6 +69,8 @@ fi
 export PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 export PULUMI_DISABLE_REGISTRY_RESOLVE=true
+# Plugins come from PULUMI_HOME and from beside pulumi only, never from whatever else is on PATH.
+export PULUMI_IGNORE_AMBIENT_PLUGINS=true
 if [ -z "${PULUMI_PYTHON_CMD:-}" ] && [ -x "$KUNTAPILVI_ROOT/.venv/bin/python" ]; then
   export PULUMI_PYTHON_CMD="$KUNTAPILVI_ROOT/.venv/bin/python"
 fi
