@@ -33,8 +33,7 @@ def proxy_port() -> int:
 
 
 def _remap_source(url: str) -> str:
-    """'http://deb.debian.org/debian' -> 'deb.debian.org/debian', the form acng matches requests
-    by."""
+    """'http://deb.debian.org/debian' -> 'deb.debian.org/debian': how acng matches requests."""
     parts = urlsplit(url)
     return f"{parts.netloc}{parts.path.rstrip('/')}"
 
