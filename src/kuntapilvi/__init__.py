@@ -1,4 +1,3 @@
-"""kuntapilvi: tenant stacks of a shared municipal ICT service centre, from one service
-catalogue."""
+"""kuntapilvi: tenant stacks of a shared municipal ICT service centre, from one service catalogue."""
 
 __version__ = "0.1.0"
