@@ -33,8 +33,7 @@ BASIC = [
     ("perus-2", "10.64.201.12/24", BASIC_GW, "net-perus", "basic"),
 ]
 # The office fixtures name these addresses (relay host, mynetworks, NTP allow), as rendered
-# templates
-# for one tenant would.
+# templates for one tenant would.
 OFFICE_GW = "10.64.2.1"
 OFFICE = [
     ("tiedosto", "10.64.2.10/24", OFFICE_GW, "net-toimisto", "fileshare"),

@@ -1,8 +1,7 @@
 """`kuntapilvi devcloud hosts`: the real Debian hosts behind devcloud's servers.
 
 Normally the devcloud watcher starts and stops hosts; these commands are for looking at them,
-cleaning
-up, and preparing the template ahead of time.
+cleaning up, and preparing the template ahead of time.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
-"""apt-cacher-ng for the hosts: their only way to Debian packages, bound only to addresses we own.
+"""apt-cacher-ng for the hosts: their only way to Debian packages, on addresses we own only.
 
 Hosts have no route off their bridge, so apt in them goes through this proxy on their gateway
-address.
-It runs as a private instance (own config, cache, log and PID) rather than the distribution's
-service,
-because the packaged defaults listen everywhere and use Debian mirrors this machine cannot reach.
+address. It runs as a private instance (own config, cache, log and PID) rather than the
+distribution's service, because the packaged defaults listen everywhere and use Debian mirrors this
+machine cannot reach. It listens on 127.0.0.1 only; a forwarder per bridge (forwarder.py) listens on
+that bridge's gateway address, so a new network never restarts the proxy.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -32,8 +33,7 @@ def proxy_port() -> int:
 
 
 def _remap_source(url: str) -> str:
-    """'http://deb.debian.org/debian' -> 'deb.debian.org/debian', the form acng matches requests
-    by."""
+    """'http://deb.debian.org/debian' -> 'deb.debian.org/debian': how acng matches requests."""
     parts = urlsplit(url)
     return f"{parts.netloc}{parts.path.rstrip('/')}"
 
@@ -70,52 +70,89 @@ def render_config(
 
 
 class AptProxy:
+    """apt-cacher-ng on 127.0.0.1 plus one forwarder per bridge address (see forwarder.py)."""
+
     def __init__(self, state_dir: Path, mirror: DebianMirror, port: int | None = None) -> None:
         self.run_dir = state_dir / "aptproxy"
         self.mirror = mirror
         self.port = port or proxy_port()
         # One cache per port: two instances (a developer's and a test run's) never share a cache
-        # dir,
-        # which apt-cacher-ng does not support.
+        # folder, which apt-cacher-ng does not support.
         suffix = "" if self.port == DEFAULT_PORT else f"-{self.port}"
         self.cache = cache_dir() / f"apt-cacher-ng{suffix}"
         self.log = self.run_dir / "aptproxy.log"
 
+    # -- PID files: "pid\nstart time\n" ----------------------------------------------------------
     @property
-    def _pidfile(self) -> Path:
-        return self.run_dir / "kuntapilvi.pid"
+    def _acng_pidfile(self) -> Path:
+        return self.run_dir / "acng.kuntapilvi.pid"
 
-    def _running(self) -> tuple[int, list[str]] | None:
-        """(pid, bound addresses) of our instance, if it is alive."""
+    def _forwarder_pidfile(self, address: str) -> Path:
+        return self.run_dir / f"forward-{address}.pid"
+
+    @staticmethod
+    def _alive(pidfile: Path) -> int | None:
         try:
-            pid_s, start_s, bind_s = self._pidfile.read_text().split("\n")[:3]
+            pid_s, start_s = pidfile.read_text().split("\n")[:2]
+            pid, start = int(pid_s), int(start_s)
         except (FileNotFoundError, ValueError):
             return None
-        if not process_alive(int(pid_s), int(start_s)):
-            return None
-        return int(pid_s), bind_s.split()
+        return pid if process_alive(pid, start) else None
+
+    @staticmethod
+    def _record(pidfile: Path, pid: int) -> None:
+        pidfile.write_text(f"{pid}\n{process_start_time(pid) or 0}\n")
 
     def url(self, gateway: str) -> str:
         return f"http://{gateway}:{self.port}/"
 
     def ensure(self, gateways: list[str]) -> None:
-        """Run the proxy bound to 127.0.0.1 and exactly GATEWAYS; restart only if that set
-        changed."""
-        bind = ["127.0.0.1", *sorted(set(gateways))]
-        running = self._running()
-        if running and running[1] == bind:
-            return
-        self.stop()
-        self._start(bind)
+        """apt-cacher-ng on 127.0.0.1, and a forwarder on exactly each of GATEWAYS.
 
-    def _port_taken(self) -> bool:
+        Adding a network starts one forwarder and touches nothing else, so downloads of hosts on
+        other networks go on undisturbed.
+        """
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if self._alive(self._acng_pidfile) is None:
+            self._start_acng()
+        wanted = set(gateways)
+        for pidfile in self.run_dir.glob("forward-*.pid"):
+            address = pidfile.name[len("forward-") : -len(".pid")]
+            if address not in wanted:
+                self._stop(pidfile)
+        for address in sorted(wanted):
+            if self._alive(self._forwarder_pidfile(address)) is None:
+                self._start_forwarder(address)
+
+    def _listening(self, address: str) -> bool:
         with socket.socket() as s:
             s.settimeout(0.5)
-            return s.connect_ex(("127.0.0.1", self.port)) == 0
+            return s.connect_ex((address, self.port)) == 0
 
-    def _start(self, bind: list[str]) -> None:
+    def _spawn(self, cmd: list[str], pidfile: Path, address: str, what: str) -> None:
+        with self.log.open("a") as fh:
+            fh.write(f"\n# starting {what} on {address}:{self.port}\n")
+            fh.flush()
+            proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # outlives the CLI call that started it
+            )
+        self._record(pidfile, proc.pid)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise HostsError(f"The {what} exited at start", self.log)
+            if self._listening(address):
+                return
+            time.sleep(0.1)
+        raise HostsError(f"The {what} did not listen on {address} within 15 s", self.log)
+
+    def _start_acng(self) -> None:
         system.ensure_tools(self.log)
-        if self._port_taken():
+        if self._listening("127.0.0.1"):
             raise HostsError(
                 f"Port {self.port} on 127.0.0.1 is already in use (the distribution's "
                 "apt-cacher-ng service?); stop it or set KUNTAPILVI_APT_PROXY_PORT"
@@ -125,33 +162,19 @@ class AptProxy:
         conf = self.run_dir / "conf"
         conf.mkdir(parents=True, exist_ok=True)
         (conf / "acng.conf").write_text(
-            render_config(self.mirror, bind, self.port, self.run_dir, self.cache)
+            render_config(self.mirror, ["127.0.0.1"], self.port, self.run_dir, self.cache)
         )
-        with self.log.open("a") as fh:
-            fh.write(f"\n# starting apt-cacher-ng on {' '.join(bind)}:{self.port}\n")
-            fh.flush()
-            proc = subprocess.Popen(
-                ["apt-cacher-ng", "-c", str(conf), "ForeGround=1"],
-                stdin=subprocess.DEVNULL,
-                stdout=fh,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # outlives the CLI call that started it
-            )
-        start = process_start_time(proc.pid) or 0
-        self._pidfile.write_text(f"{proc.pid}\n{start}\n{' '.join(bind)}\n")
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise HostsError("The apt proxy (apt-cacher-ng) exited at start", self.log)
-            if self._port_taken():
-                return
-            time.sleep(0.1)
-        raise HostsError("The apt proxy (apt-cacher-ng) did not listen within 15 s", self.log)
+        cmd = ["apt-cacher-ng", "-c", str(conf), "ForeGround=1"]
+        self._spawn(cmd, self._acng_pidfile, "127.0.0.1", "apt proxy (apt-cacher-ng)")
 
-    def stop(self) -> None:
-        running = self._running()
-        if running:
-            pid = running[0]
+    def _start_forwarder(self, address: str) -> None:
+        script = Path(__file__).with_name("forwarder.py")
+        cmd = [sys.executable, str(script), address, str(self.port), str(self.port)]
+        self._spawn(cmd, self._forwarder_pidfile(address), address, "apt proxy forwarder")
+
+    def _stop(self, pidfile: Path) -> None:
+        pid = self._alive(pidfile)
+        if pid is not None:
             # It may exit between the liveness check and a signal; that is the goal anyway.
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
@@ -164,7 +187,18 @@ class AptProxy:
                     os.kill(pid, signal.SIGKILL)
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, os.WNOHANG)  # reap it if this process started it
-        self._pidfile.unlink(missing_ok=True)
+        pidfile.unlink(missing_ok=True)
+
+    def stop(self) -> None:
+        """Stop every forwarder, then apt-cacher-ng."""
+        if not self.run_dir.is_dir():
+            return
+        for pidfile in self.run_dir.glob("forward-*.pid"):
+            self._stop(pidfile)
+        self._stop(self._acng_pidfile)
 
     def is_running(self) -> bool:
-        return self._running() is not None
+        if not self.run_dir.is_dir():
+            return False
+        pidfiles = [self._acng_pidfile, *self.run_dir.glob("forward-*.pid")]
+        return any(self._alive(p) is not None for p in pidfiles)

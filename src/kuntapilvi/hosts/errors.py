@@ -1,5 +1,4 @@
-"""The one error type of the host machinery: a sentence a person can act on, plus the log to
-read."""
+"""The one error type of the host machinery: a sentence a person can act on, and a log."""
 
 from __future__ import annotations
 

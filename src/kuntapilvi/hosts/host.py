@@ -64,10 +64,8 @@ def write_seed(root: Path, seed: Seed, machine_pubkey: str, proxy_url: str) -> N
         # User data can carry secrets (preseeded passwords), as it can in Nova's metadata.
         path.chmod(0o600)
     # The machinery's own way in, accepted only from the bridge (this machine). It is not part of
-    # the
-    # server's user data, so it works whatever users that user data makes or removes; cloud-init
-    # only
-    # edits the lines for keys it manages, so this line survives disable_root.
+    # the server's user data, so it works whatever users that user data makes or removes; cloud-init
+    # only edits the lines for keys it manages, so this line survives disable_root.
     ssh_dir = root / "root/.ssh"
     ssh_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     gateway = str(seed.address.gateway)

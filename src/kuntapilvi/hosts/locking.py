@@ -1,5 +1,4 @@
-"""A whole-operation file lock, so a watcher thread and a CLI call never rewire the same host at
-once."""
+"""A whole-operation file lock: a watcher thread and a CLI call never rewire a host at once."""
 
 from __future__ import annotations
 

@@ -58,8 +58,7 @@ class HostInfo:
 
 
 class HostManager:
-    """Real Debian hosts for devcloud servers, one per server, booted from the server's user
-    data."""
+    """Real Debian hosts for devcloud servers, one per server, booted from its user data."""
 
     def __init__(
         self,

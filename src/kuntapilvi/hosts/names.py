@@ -54,6 +54,5 @@ def netns_name(hid: str) -> str:
 
 
 def machine_name(hid: str) -> str:
-    """systemd-nspawn's --machine name, which also becomes the hostname until cloud-init sets
-    one."""
+    """systemd-nspawn's --machine name; also the hostname until cloud-init sets one."""
     return f"kp-{hid}"[:64]

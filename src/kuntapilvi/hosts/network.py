@@ -2,8 +2,7 @@
 
 The bridge holds the subnet's gateway address, so this machine reaches every host directly and the
 hosts reach the apt proxy on that address. Forwarding is turned off on each bridge: hosts talk to
-each
-other on their own network and to this machine, never through it to anywhere else.
+each other on their own network and to this machine, never through it to anywhere else.
 """
 
 from __future__ import annotations
@@ -81,8 +80,8 @@ def create_host_link(netns: str, veth: str, bridge: str, log: Path) -> None:
     """A netns for the host with 'eth0' in it, wired by a veth pair to BRIDGE.
 
     The inner end is created directly inside the namespace, so the name eth0 never meets the
-    machine's
-    own eth0. nspawn joins this namespace instead of making one, so the wiring stays ours to remove.
+    machine's own eth0. nspawn joins this namespace instead of making one, so the wiring stays
+    ours to remove.
     """
     delete_host_link(netns, veth, log)
     system.run(["ip", "netns", "add", netns], log, f"create network namespace {netns}")

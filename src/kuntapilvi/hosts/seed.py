@@ -1,8 +1,7 @@
 """The NoCloud seed a host boots with: meta-data, the server's own user-data, and network-config.
 
 This is what Nova's config drive or metadata service would give a real server; cloud-init in the
-host
-reads it from /var/lib/cloud/seed/nocloud/ with no network access needed.
+host reads it from /var/lib/cloud/seed/nocloud/ with no network access needed.
 """
 
 from __future__ import annotations
@@ -15,8 +14,8 @@ from dataclasses import dataclass, field
 import yaml
 
 # Tenant address blocks are carved from this range (issue 6), so a host outside it is a caller bug
-# and
-# could shadow the machine's own network; KUNTAPILVI_HOSTS_ALLOWED_NET may widen it for experiments.
+# and could shadow the machine's own network; KUNTAPILVI_HOSTS_ALLOWED_NET may widen it for
+# experiments.
 DEFAULT_ALLOWED_NET = "10.64.0.0/12"
 
 
@@ -44,8 +43,7 @@ class HostAddress:
 def parse_address(
     address_cidr: str, gateway: str, allowed: str = DEFAULT_ALLOWED_NET
 ) -> HostAddress:
-    """Validate a host address like '10.64.1.10/24' and its gateway; ValueError says what is
-    wrong."""
+    """Validate an address like '10.64.1.10/24' and its gateway; ValueError says what is wrong."""
     try:
         iface = ipaddress.IPv4Interface(address_cidr)
     except ValueError as exc:

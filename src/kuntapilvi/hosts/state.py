@@ -1,5 +1,4 @@
-"""What the machinery knows about each host and network, kept as small JSON files in the state
-folder.
+"""What the machinery knows about each host and network: small JSON files in the state folder.
 
 The state folder outlives any one Python process (the CLI, a watcher), so every field needed to
 tear a

@@ -1,5 +1,4 @@
-"""Running root-level commands with their output in a log file, and installing what the machinery
-needs."""
+"""Root-level commands with their output in a log file, and installing what the machinery needs."""
 
 from __future__ import annotations
 
@@ -45,8 +44,7 @@ def run(
     env: dict[str, str] | None = None,
     input: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run CMD with stdout/stderr appended to LOG; on failure raise HostsError naming WHAT and the
-    log."""
+    """Run CMD with its output appended to LOG; on failure raise HostsError naming WHAT and LOG."""
     _log_header(log, cmd)
     full_env = None if env is None else {**os.environ, **env}
     with log.open("a") as fh:

@@ -1,10 +1,8 @@
-"""The Debian template root every host boots from, made once by debootstrap and cached by its
-inputs.
+"""The Debian template root every host boots from, made once by debootstrap, cached by inputs.
 
-Hosts never write to it: each one mounts it as the lower layer of its own overlay. A change to any
-input
-(suite, mirror, package list, preparation steps) gives a new hash and so a new template beside the
-old.
+Hosts never write to it: each one mounts it as the lower layer of its own overlay. A change to
+any input (suite, mirror, package list, preparation steps) gives a new hash and so a new template
+beside the old.
 """
 
 from __future__ import annotations
@@ -29,9 +27,8 @@ from kuntapilvi.hosts.paths import cache_dir
 RECIPE_VERSION = 3
 
 # What a cloud image has and minbase lacks. python3-cffi-backend is listed because debootstrap does
-# not
-# resolve the virtual package python3-cryptography needs, which would leave cloud-init unconfigured;
-# locales because cloud-init's locale module fails without a generated en_US.UTF-8.
+# not resolve the virtual package python3-cryptography needs, which would leave cloud-init
+# unconfigured; locales because cloud-init's locale module fails without a generated en_US.UTF-8.
 INCLUDE = (
     "systemd", "systemd-sysv", "dbus", "openssh-server", "cloud-init", "python3",
     "python3-cffi-backend", "iproute2", "ifupdown", "sudo", "ca-certificates", "netbase",
@@ -112,14 +109,12 @@ def _prepare(root: Path, spec: TemplateSpec, log: Path) -> None:
     (root / "etc/hostname").write_text("localhost\n")
     # debootstrap copies this machine's resolver, which hosts cannot reach: every lookup would wait
     # for time-outs (seconds per SMTP or SMB connection). With no nameserver glibc asks 127.0.0.1
-    # and
-    # fails at once; a host's own name still resolves through libnss-myhostname.
+    # and fails at once; a host's own name still resolves through libnss-myhostname.
     (root / "etc/resolv.conf").unlink(missing_ok=True)
     (root / "etc/resolv.conf").write_text("# kuntapilvi devcloud host: no DNS server here\n")
     (root / "etc/cloud/cloud.cfg.d/90_kuntapilvi_datasource.cfg").write_text(DATASOURCE_CFG)
-    # Host keys made by openssh-server's postinst would be shared by every host; removing them
-    # means the
-    # key a host publishes is the one cloud-init generated for it at first boot.
+    # Host keys made by openssh-server's postinst would be shared by every host; removing them means
+    # the key a host publishes is the one cloud-init generated for it at first boot.
     for key in (root / "etc/ssh").glob("ssh_host_*"):
         key.unlink()
     # This oneshot only writes a runlevel record to utmp, which no server reads. It was the unit
