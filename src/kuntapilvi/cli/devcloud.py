@@ -21,8 +21,9 @@ app = typer.Typer(
     help="A real OpenStack on 127.0.0.1 for trying stacks before production.",
     no_args_is_help=True,
 )
-console = Console()
-err = Console(stderr=True)
+# soft_wrap: one-sentence errors and paths must survive copy-paste from a log unbroken.
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 T = TypeVar("T")
 
