@@ -38,6 +38,9 @@ class CentreRegionArgs:
     region: Region
     cards: dict[str, Card]
     image_dir: Path
+    compute_from: CentreRegion | None = None
+    """Another region whose Nova and Glance this one shares (devcloud answers to every region
+    name with one control plane): its flavors and images are reused instead of duplicated."""
 
 
 class CentreRegion(pulumi.ComponentResource):
@@ -103,9 +106,29 @@ class CentreRegion(pulumi.ComponentResource):
         openstack.networking.RouterInterface(
             f"{name}-wan-router-if", router_id=wan_router.id, subnet_id=wan_subnet.id, opts=child
         )
-        self.flavor_ids = {}
+        if args.compute_from is not None:
+            self.flavor_ids = args.compute_from.flavor_ids
+            self.image_ids = args.compute_from.image_ids
+        else:
+            self.flavor_ids, self.image_ids = self._compute_catalogue(name, args, child, tag)
+        self.external_network_id = external.id
+        self.wan_network_id = wan.id
+        self.register_outputs(
+            {
+                "external_network_id": external.id,
+                "wan_network_id": wan.id,
+                "flavor_ids": self.flavor_ids,
+                "image_ids": self.image_ids,
+            }
+        )
+
+    @staticmethod
+    def _compute_catalogue(
+        name: str, args: CentreRegionArgs, child: pulumi.ResourceOptions, tag: list[str]
+    ) -> tuple[dict[str, pulumi.Output[str]], dict[str, pulumi.Output[str]]]:
+        flavor_ids: dict[str, pulumi.Output[str]] = {}
         for flavor, (vcpu, ram_gb, disk_gb) in catalogue_flavors(args.cards).items():
-            self.flavor_ids[flavor] = openstack.compute.Flavor(
+            flavor_ids[flavor] = openstack.compute.Flavor(
                 f"{name}-{flavor}",
                 name=flavor,
                 vcpus=vcpu,
@@ -114,9 +137,9 @@ class CentreRegion(pulumi.ComponentResource):
                 is_public=True,
                 opts=child,
             ).id
-        self.image_ids = {}
+        image_ids: dict[str, pulumi.Output[str]] = {}
         for image in args.centre.images:
-            self.image_ids[image.id] = openstack.images.Image(
+            image_ids[image.id] = openstack.images.Image(
                 f"{name}-{image.id}",
                 name=image.name,
                 container_format="bare",
@@ -129,13 +152,4 @@ class CentreRegion(pulumi.ComponentResource):
                 tags=tag,
                 opts=child,
             ).id
-        self.external_network_id = external.id
-        self.wan_network_id = wan.id
-        self.register_outputs(
-            {
-                "external_network_id": external.id,
-                "wan_network_id": wan.id,
-                "flavor_ids": self.flavor_ids,
-                "image_ids": self.image_ids,
-            }
-        )
+        return flavor_ids, image_ids

@@ -25,6 +25,11 @@ def provider_args(region: str) -> dict[str, str]:
     return devcloud_args(region)
 
 
+def shared_control_plane() -> bool:
+    """True when every region is the same cloud (devcloud): flavors and images exist once."""
+    return not os.environ.get("OS_AUTH_URL") or os.environ.get("KUNTAPILVI_CLOUD") == "devcloud"
+
+
 def devcloud_args(region: str) -> dict[str, str]:
     from kuntapilvi.devcloud import connection_info
 

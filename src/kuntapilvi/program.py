@@ -13,7 +13,7 @@ from typing import Any
 import pulumi
 import pulumi_openstack as openstack
 
-from kuntapilvi.cloud import devcloud_image_dir, provider_args
+from kuntapilvi.cloud import devcloud_image_dir, provider_args, shared_control_plane
 from kuntapilvi.errors import KuntapilviError
 from kuntapilvi.model import Model, Tenant
 from kuntapilvi.project import ProjectPaths, find_root
@@ -79,6 +79,7 @@ def image_dir() -> Path:
 
 def build_centre(model: Model, stack: str) -> None:
     regions: dict[str, Any] = {}
+    first: CentreRegion | None = None
     for region_id in model.centre_stacks[stack].request.regions:
         region = model.centre.region(region_id)
         assert region is not None  # validated
@@ -86,10 +87,15 @@ def build_centre(model: Model, stack: str) -> None:
         shared = CentreRegion(
             region.id,
             CentreRegionArgs(
-                centre=model.centre, region=region, cards=model.cards, image_dir=image_dir()
+                centre=model.centre,
+                region=region,
+                cards=model.cards,
+                image_dir=image_dir(),
+                compute_from=first if shared_control_plane() else None,
             ),
             opts=pulumi.ResourceOptions(providers={"openstack": provider}),
         )
+        first = first or shared
         regions[region.id] = {
             "external_network_id": shared.external_network_id,
             "external_network_name": region.external_network.name,
