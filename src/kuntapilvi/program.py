@@ -136,10 +136,13 @@ def build_tenant(model: Model, tenant: Tenant, day: dt.date) -> None:
         ),
         opts=admin_opts,
     )
+    # Name the project as well as its id: the provider otherwise fills a missing name from
+    # OS_PROJECT_NAME or OS_CLOUD in the engineer's shell, and the token lands in that project.
     scoped_args = {k: v for k, v in args.items() if k != "tenant_name"}
     scoped = openstack.Provider(
         f"{tenant.stack}-scoped",
         tenant_id=project.project_id,
+        tenant_name=tenant.stack,
         **scoped_args,
         opts=pulumi.ResourceOptions(depends_on=[project.operator_role]),
     )

@@ -1,7 +1,7 @@
 """The engine that scripts/install-engine installs: pinned versions, the registered OpenStack
 plugin, and a real `pulumi preview` of a tiny OpenStack program through our language host.
 
-Every command runs in the environment scripts/env.sh sets up. The tests skip (with the command
+Every command runs in the environment scripts/env.sh sets up. The tests fail (with the command
 to run) when the engine has not been installed on this machine yet.
 """
 
@@ -39,7 +39,7 @@ def engine_env() -> dict[str, str]:
     ).stdout.decode()
     env = dict(kv.split("=", 1) for kv in out.split("\0") if "=" in kv)
     if not (Path(env["KUNTAPILVI_ENGINE_BIN"]) / "pulumi").exists():
-        pytest.skip("the engine is not installed here: run scripts/install-engine")
+        pytest.fail("the engine is not installed here: run scripts/install-engine first")
     return env
 
 

@@ -229,7 +229,7 @@ CASES = [
     ),
     Case(
         "bad-date",
-        edit(OULUNKAARI, "start: 2027-09-01", "start: 2027-13-01"),
+        edit(OULUNKAARI, "start: \"2027-09-01\"", "start: \"2027-13-01\""),
         "schema.date_from_datetime_parsing",
         OULUNKAARI,
         "start",

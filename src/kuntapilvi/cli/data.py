@@ -16,10 +16,14 @@ from kuntapilvi.validate import validate
 app = typer.Typer(help="Tenant data volumes retained after their service left the stack.")
 
 
-def _orphans(stack: str, region: str | None) -> tuple[object, list[data.Orphan]]:
+def _orphans(
+    stack: str, region: str | None, everything: bool = False
+) -> tuple[object, list[data.Orphan]]:
     model = validate(find_root(), [stack]).model
     tenant = model.tenants.get(stack)
-    keep = {s.name for s in tenant.services} if tenant else set()
+    # After `pulumi destroy` the stack file still lists its services: --all treats every
+    # volume of the stack as retained data.
+    keep = {s.name for s in tenant.services} if tenant and not everything else set()
     if region is None:
         if tenant is None:
             raise KuntapilviError(f"stack '{stack}' is not valid or gone; give --region")
@@ -49,9 +53,13 @@ def purge_command(
     stack: str,
     region: Annotated[str | None, typer.Option(help="Region")] = None,
     yes: Annotated[bool, typer.Option("--yes", help="Really delete the data")] = False,
+    everything: Annotated[
+        bool, typer.Option("--all", help="Every volume of the stack (after pulumi destroy)")
+    ] = False,
 ) -> None:
-    """Delete STACK's retained data volumes. Irreversible: needs --yes."""
-    conn, orphans = _orphans(stack, region)
+    """Delete STACK's retained data volumes. Irreversible: needs --yes. Attached volumes
+    are refused, so a running stack's data cannot be deleted this way."""
+    conn, orphans = _orphans(stack, region, everything)
     if not orphans:
         err.print(f"{stack}: no retained data volumes")
         return

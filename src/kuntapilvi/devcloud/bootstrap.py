@@ -334,3 +334,18 @@ def volume_service_up(ctx: Context) -> bool:
     conn = admin_connection(ctx)
     return any(s.binary == "cinder-volume" and s.state == "up"
                for s in conn.block_storage.services())
+
+
+def warm_network_policy(ctx: Context) -> str:
+    """Create and delete one network and one router, one request at a time.
+
+    A fresh neutron-api builds its policy enforcer on first use; concurrent first requests
+    (Pulumi sends many at once) were seen to get 403 "disallowed by policy" for an admin.
+    Doing the first ones sequentially here makes `up` hand over a Neutron that answers right.
+    """
+    conn = admin_connection(ctx)
+    network = conn.network.create_network(name="devcloud-warm-up")
+    router = conn.network.create_router(name="devcloud-warm-up")
+    conn.network.delete_router(router)
+    conn.network.delete_network(network)
+    return "policy warmed"

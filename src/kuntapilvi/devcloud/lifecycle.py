@@ -264,6 +264,8 @@ def up_steps(ctx: Context) -> list[Step]:
         Step("cinder-volume", start("cinder-volume"), after=("cinder schema", "rabbitmq")),
         Step("compute host", lambda: _compute_ready(ctx),
              after=("nova-compute", "nova-api", "nova-scheduler"), log=p.log("nova-compute")),
+        Step("network policy", lambda: bootstrap.warm_network_policy(ctx),
+             after=("neutron-api", "catalogue"), log=p.log("neutron-api")),
         Step("volume service", lambda: _volume_ready(ctx),
              after=("cinder-volume", "cinder-api", "cinder-scheduler", "catalogue"),
              log=p.log("cinder-volume")),

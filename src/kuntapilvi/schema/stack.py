@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from kuntapilvi.schema.common import CardId, Cidr, DnsLabel, StrictModel
 
@@ -24,6 +24,15 @@ class ServiceRequest(StrictModel):
     size: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{1,4}$")] | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     start: dt.date | None = Field(default=None, description="Staged adoption: provision from")
+
+    @field_validator("start", mode="before")
+    @classmethod
+    def _pulumi_rewritten_date(cls, value: object) -> object:
+        # `pulumi stack init` / `config set` re-serialise the file and turn an unquoted date
+        # into "2027-04-01 00:00:00 +0000 UTC"; read that back as the date it was.
+        if isinstance(value, str) and value.endswith(" 00:00:00 +0000 UTC"):
+            return value.split(" ", 1)[0]
+        return value
 
 
 class TenantRequest(StrictModel):

@@ -1,0 +1,226 @@
+"""The shipped stacks through the real engine and provider on devcloud, checked independently
+through the OpenStack API (openstacksdk), not through Pulumi's outputs."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from kuntapilvi.project import ProjectPaths
+from kuntapilvi.validate import validate
+
+pytestmark = pytest.mark.integration
+REPO = Path(__file__).resolve().parents[2]
+
+
+class Stacks:
+    """A private copy of the project with its own Pulumi state, so tests never touch the
+    developer's stacks or the tracked stack files (Pulumi writes salts into them)."""
+
+    def __init__(self, root: Path, env: dict[str, str]) -> None:
+        self.root = root
+        self.env = env
+
+    def pulumi(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            ["pulumi", *args, "--non-interactive"],
+            cwd=self.root,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        if check and result.returncode != 0:
+            pytest.fail(
+                f"pulumi {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+            )
+        return result
+
+    def up(self, stack: str) -> None:
+        if self.pulumi("stack", "select", stack, check=False).returncode != 0:
+            self.pulumi("stack", "init", stack)
+        self.pulumi("up", "--stack", stack, "--yes", "--skip-preview")
+
+    def edit(self, stack: str, old: str, new: str) -> None:
+        path = self.root / "stacks" / f"Pulumi.{stack}.yaml"
+        text = path.read_text()
+        assert old in text
+        path.write_text(text.replace(old, new, 1))
+
+
+@pytest.fixture(scope="module")
+def stacks(devcloud: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stacks]:
+    root = tmp_path_factory.mktemp("project")
+    for name in ("catalog", "stacks", "templates"):
+        shutil.copytree(REPO / name, root / name)
+    shutil.copy(REPO / "__main__.py", root / "__main__.py")
+    project = yaml.safe_load((REPO / "Pulumi.yaml").read_text())
+    project["runtime"]["options"]["virtualenv"] = str(REPO / ".venv")
+    (root / "Pulumi.yaml").write_text(yaml.safe_dump(project))
+    shell = subprocess.run(
+        ["bash", "-c", f". {REPO}/scripts/env.sh >/dev/null 2>&1 && env -0"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    env = dict(kv.split("=", 1) for kv in shell.stdout.split("\0") if "=" in kv)
+    state = root / ".state-pulumi"
+    state.mkdir()
+    env.update(
+        {
+            "PULUMI_BACKEND_URL": f"file://{state}",
+            "KUNTAPILVI_CLOUD": "devcloud",
+            "KUNTAPILVI_ROOT": str(root),
+            "PULUMI_CONFIG_PASSPHRASE": "devcloud-tests",
+        }
+    )
+    env.pop("PULUMI_CONFIG_PASSPHRASE_FILE", None)
+    # The program must reach devcloud through its own default, and ambient OS_* variables
+    # (an engineer's `eval "$(kuntapilvi devcloud env)"`) must not leak into the provider.
+    for key in [k for k in env if k.startswith("OS_")]:
+        env.pop(key)
+    s = Stacks(root, env)
+    try:
+        s.up("centre")
+        s.up("kajaani")
+        yield s
+    finally:
+        # Also after a failed setup: a fixture that raises never reaches code after `yield`,
+        # and what it half-created would collide with the next run's cloud-wide flavors.
+        for stack in ("lahti", "kajaani", "centre"):
+            s.pulumi("destroy", "--stack", stack, "--yes", check=False)
+        for stack in ("lahti", "kajaani"):
+            subprocess.run(
+                [str(REPO / ".venv/bin/kuntapilvi"), "data", "purge", stack, "--all", "--yes"],
+                env=s.env,
+                capture_output=True,
+                timeout=300,
+            )
+
+
+@pytest.fixture(scope="module")
+def kajaani(stacks: Stacks) -> Any:
+    return validate(ProjectPaths(stacks.root), ["kajaani"]).model.tenants["kajaani"]
+
+
+def test_cloud_holds_what_the_cards_say(stacks: Stacks, admin_conn: Any, kajaani: Any) -> None:
+    conn = admin_conn
+    project = conn.identity.find_project("kajaani")
+    assert "kuntapilvi-tenant=kajaani" in project.tags
+    tier = kajaani.by_module("project.quota")[0].size.quota
+    quota = conn.compute.get_quota_set(project.id)
+    assert (quota.cores, quota.instances, quota.ram) == (
+        tier.cores,
+        tier.instances,
+        tier.ram_gb * 1024,
+    )
+    net_quota = conn.network.get_quota(project.id)
+    assert (net_quota.routers, net_quota.floating_ips) == (tier.routers, tier.floating_ips)
+    [subnet] = list(conn.network.subnets(project_id=project.id))
+    assert subnet.cidr == "10.72.0.0/24"
+    [router] = list(conn.network.routers(project_id=project.id))
+    external = conn.network.find_network("ulkoverkko-kaj")
+    assert router.external_gateway_info["network_id"] == external.id
+    servers = {s.name: s for s in conn.compute.servers(all_projects=True, project_id=project.id)}
+    office = [s for s in kajaani.services if s.card.server is not None]
+    assert set(servers) == {f"kajaani-{s.name}" for s in office}
+    for service in office:
+        server = servers[f"kajaani-{service.name}"]
+        size = service.size
+        assert server.status == "ACTIVE"
+        assert server.flavor["original_name"] == f"kp-{size.vcpu}c-{size.ram_gb}g-{size.disk_gb}g"
+        assert server.metadata["kuntapilvi-card"] == service.card.id
+        group = conn.network.find_security_group(f"kajaani-{service.name}", project_id=project.id)
+        rules = {
+            (r.protocol, r.port_range_min, r.remote_ip_prefix)
+            for r in conn.network.security_group_rules(security_group_id=group.id)
+            if r.direction == "ingress"
+        }
+        assert rules == {(p.protocol, p.port, "10.72.0.0/21") for p in service.card.ports}
+    volumes = list(
+        conn.block_storage.volumes(all_projects=True, details=True, project_id=project.id)
+    )
+    assert [(v.name, v.size, v.status) for v in volumes] == [
+        ("kajaani-file-share-data", 200, "in-use")
+    ]
+
+
+def test_second_up_changes_nothing(stacks: Stacks) -> None:
+    result = stacks.pulumi("preview", "--stack", "kajaani", "--expect-no-changes", check=False)
+    assert result.returncode == 0, result.stdout[-2000:]
+
+
+def test_refresh_finds_a_change_made_behind_pulumis_back(stacks: Stacks, admin_conn: Any) -> None:
+    project = admin_conn.identity.find_project("kajaani")
+    admin_conn.compute.update_quota_set(project.id, cores=7)
+    drift = stacks.pulumi(
+        "preview", "--stack", "kajaani", "--refresh", "--expect-no-changes", "--diff", check=False
+    )
+    assert drift.returncode != 0
+    assert "cores" in drift.stdout
+    stacks.pulumi("up", "--stack", "kajaani", "--refresh", "--yes", "--skip-preview")
+    assert admin_conn.compute.get_quota_set(project.id).cores == 64
+
+
+def test_removing_a_service_keeps_its_data_until_purged(stacks: Stacks, admin_conn: Any) -> None:
+    stacks.up("lahti")
+    removed = (
+        "      - card: capacity.block-storage\n        name: kirjastodata\n"
+        "        params: {size_gb: 200, attach_to: kirjasto}\n"
+    )
+    stacks.edit("lahti", removed, "")
+    stacks.pulumi("up", "--stack", "lahti", "--yes", "--skip-preview")
+    [volume] = [
+        v
+        for v in admin_conn.block_storage.volumes(all_projects=True, details=True)
+        if v.name == "lahti-kirjastodata-data"
+    ]
+    assert volume.status == "available", "detached but kept: it holds the tenant's data"
+    purge = subprocess.run(
+        [str(REPO / ".venv/bin/kuntapilvi"), "data", "purge", "lahti", "--yes"],
+        env=stacks.env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert purge.returncode == 0, purge.stderr
+    remaining = [
+        v
+        for v in admin_conn.block_storage.volumes(all_projects=True, details=True)
+        if v.name == "lahti-kirjastodata-data" and v.status != "deleting"
+    ]
+    assert remaining == []
+
+
+def test_destroy_leaves_nothing_of_the_tenant(stacks: Stacks, admin_conn: Any) -> None:
+    stacks.pulumi("destroy", "--stack", "kajaani", "--yes")
+    purge = subprocess.run(
+        [str(REPO / ".venv/bin/kuntapilvi"), "data", "purge", "kajaani", "--all", "--yes"],
+        env=stacks.env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert purge.returncode == 0, purge.stderr
+    assert admin_conn.identity.find_project("kajaani") is None
+    tagged = list(admin_conn.network.networks(tags="kuntapilvi-tenant=kajaani"))
+    assert tagged == []
+    servers = [
+        s for s in admin_conn.compute.servers(all_projects=True) if s.name.startswith("kajaani-")
+    ]
+    assert servers == []
+    left = [
+        v
+        for v in admin_conn.block_storage.volumes(all_projects=True, details=True)
+        if (v.metadata or {}).get("kuntapilvi-tenant") == "kajaani" and v.status != "deleting"
+    ]
+    assert left == []
+    _ = json, os
