@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+\nfrom kuntapilvi.devcloud.services import FLAT_PHYSNETS
 
 pytestmark = pytest.mark.integration
 
@@ -57,12 +58,12 @@ def test_tenant_lifecycle(admin_conn: Any, base_image: Path, cleanup: Cleanup) -
     assert conn.get_network_quotas(project.id)["router"] == 2
     assert conn.get_volume_quotas(project.id).gigabytes == 20
 
-    # --- admin-owned: external network on the `public` physnet, flavor, image ----------
+    # --- admin-owned: external network on the first flat physnet, flavor, image ----------
     ext = conn.network.create_network(
         name=f"{tag}-ext",
         is_router_external=True,
         provider_network_type="flat",
-        provider_physical_network="public",
+        provider_physical_network=FLAT_PHYSNETS[0],
         is_shared=False,
     )
     cleanup(lambda: conn.network.delete_network(ext))
