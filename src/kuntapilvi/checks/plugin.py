@@ -91,7 +91,12 @@ class Connections:
 
     def get(self, host: InventoryHost) -> Any:
         if host.name in self._errors:
-            pytest.fail(self._errors[host.name], pytrace=False)
+            # Said in full once, by the host's first check; the others point there.
+            pytest.fail(
+                f"not checked: {host.name} ({host.address}) could not be reached over SSH "
+                "(see its 'reachable' check)",
+                pytrace=False,
+            )
         if host.name not in self._hosts:
             try:
                 if host.login is None:
@@ -100,11 +105,12 @@ class Connections:
                     host.address, host.login, self.connect_timeout, self.command_timeout
                 )
             except Exception as exc:
-                trust = f"; host key trust: {host.login.trust}" if host.login else ""
+                trust = f" (host key trust: {host.login.trust})" if host.login else ""
                 self._errors[host.name] = (
                     f"cannot reach {host.name} ({host.address}) over SSH: "
                     f"{describe_error(exc)}{trust}"
                 )
+            if host.name in self._errors:  # failed outside the except: no chained traceback
                 pytest.fail(self._errors[host.name], pytrace=False)
         return self._hosts[host.name]
 

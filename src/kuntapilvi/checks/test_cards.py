@@ -31,13 +31,14 @@ def test_check(case: Case, connections: Connections) -> None:
     if case.error:
         _fail(case.error)
     host = connections.get(case.host)
+    broken = None
     try:
         CHECKS[case.check.kind](host, case)
-    except (AssertionError, pytest.fail.Exception):
-        raise
-    except Exception as exc:
+    except Exception as exc:  # pytest.fail's exception is no Exception, so it passes through
         # An SSH drop or a command time-out is this check's failure, in one line.
-        _fail(f"{case.check.label}: {type(exc).__name__}: {exc}")
+        broken = f"{case.check.label}: {type(exc).__name__}: {exc}"
+    if broken:
+        _fail(broken)
 
 
 # -- the kinds of check -----------------------------------------------------------------------

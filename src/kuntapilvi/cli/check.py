@@ -195,7 +195,8 @@ def print_results(results: list[Result]) -> None:
             "[green]pass[/]" if r.passed else "[bold red]FAIL[/]",
         )
         last_host = r.host
-    out.print(table)
+    # Wide enough for commands even in a CI log, which has no terminal width.
+    out.print(table, width=None if out.is_terminal else max(out.width, 140))
     failed = [r for r in results if not r.passed]
     for r in failed:
         out.print(f"\n[bold red]FAIL[/] {escape(r.host)} · {escape(r.card)} · "
