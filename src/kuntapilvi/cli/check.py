@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -195,8 +196,10 @@ def print_results(results: list[Result]) -> None:
             "[green]pass[/]" if r.passed else "[bold red]FAIL[/]",
         )
         last_host = r.host
-    # Wide enough for commands even in a CI log, which has no terminal width.
-    out.print(table, width=None if out.is_terminal else max(out.width, 140))
+    # Wide enough for commands even in a CI log, which has no terminal width (rich would assume
+    # 80 columns and wrap every cell); print() cannot widen the shared console, so a wider one.
+    wide = out if out.is_terminal else Console(highlight=False, width=max(out.width, 140))
+    wide.print(table)
     failed = [r for r in results if not r.passed]
     for r in failed:
         out.print(f"\n[bold red]FAIL[/] {escape(r.host)} · {escape(r.card)} · "
