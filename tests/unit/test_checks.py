@@ -340,3 +340,29 @@ def test_devcloud_hosts_use_the_pinned_key_others_known_hosts(
     assert print_login is not None
     assert print_login.user == "yllapito" and print_login.identity == str(centre_key)
     assert print_login.host_key == host_pub
+
+
+def test_servers_come_from_the_stack_outputs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, repo_paths: ProjectPaths
+) -> None:
+    """Without --inventory, `pulumi stack output --json --stack <tenant>` is read (a stand-in
+    pulumi here, which also records how it was called)."""
+    from kuntapilvi.checks.inventory import stack_servers
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps({"tenant": "kajaani", "servers": kajaani_servers()}))
+    calls = tmp_path / "calls"
+    fake = bin_dir / "pulumi"
+    fake.write_text(f'#!/bin/sh\necho "$PWD $*" >> {calls}\ncat {outputs}\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    assert stack_servers("kajaani", repo_paths.root) == kajaani_servers()
+    assert calls.read_text().strip() == f"{repo_paths.root} stack output --json --stack kajaani"
+    fake.write_text("#!/bin/sh\necho 'error: no stack named kajaani found' >&2\nexit 255\n")
+    with pytest.raises(KuntapilviError, match="no stack named kajaani"):
+        stack_servers("kajaani", repo_paths.root)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(KuntapilviError, match="pulumi CLI is not on PATH"):
+        stack_servers("kajaani", repo_paths.root)
