@@ -63,5 +63,8 @@ def userdata_context(model: Model, tenant: Tenant, service: Service) -> dict[str
         },
         "smarthost_host": checks["smarthost_host"],
         "smarthost_port": checks["smarthost_port"],
+        "base_dn": checks["base_dn"],
         "ntp_servers": list(model.centre.ntp_servers),
+        # The size's data volume, for services that report it as their capacity (file share).
+        "data_gb": service.size.data_gb if service.size is not None else None,
     }

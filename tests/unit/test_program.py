@@ -144,5 +144,6 @@ def test_hostile_tenant_text_cannot_change_cloud_init_structure() -> None:
     b = yaml.safe_load(render(PATHS.templates, template, hostile))
     assert a.keys() == b.keys()
     assert a["runcmd"] == b["runcmd"]
-    preseed = next(f for f in b["write_files"] if f["path"].endswith("slapd.preseed"))
-    assert HOSTILE in preseed["content"]
+    # The organisation reaches slapd's debconf answers as one string, never as YAML.
+    assert a["apt"].keys() == b["apt"].keys()
+    assert HOSTILE in b["apt"]["debconf_selections"]["slapd"]

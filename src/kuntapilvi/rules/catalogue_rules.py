@@ -138,6 +138,12 @@ def _check_placeholders(cat: Catalogue, card_id: str) -> list[Finding]:
     assert checks is not None
     texts: list[tuple[tuple[str | int, ...], str]] = []
     for i, f in enumerate(checks.files):
+        texts.append((("host_checks", "files", i, "path"), f.path))
+        texts += [
+            (("host_checks", "files", i, key), value)
+            for key, value in (("owner", f.owner), ("group", f.group))
+            if value is not None
+        ]
         texts += [(("host_checks", "files", i, "contains", j), c) for j, c in enumerate(f.contains)]
     for i, c in enumerate(checks.commands):
         texts.append((("host_checks", "commands", i, "run"), c.run))

@@ -146,10 +146,13 @@ class Port(StrictModel):
 
 
 class FileCheck(StrictModel):
+    """A file or directory; path, owner, group and contains may use {placeholders}."""
+
     path: Annotated[str, StringConstraints(pattern=r"^/")]
     owner: str | None = None
     group: str | None = None
-    mode: Annotated[str, StringConstraints(pattern=r"^0[0-7]{3}$")] | None = None
+    # Four octal digits, so setgid directories (2770) can be stated as well as 0644.
+    mode: Annotated[str, StringConstraints(pattern=r"^[0-7]{4}$")] | None = None
     contains: list[str] = Field(default_factory=list, description="Substrings; may use {params}")
 
 
@@ -165,7 +168,11 @@ class HostChecks(StrictModel):
     packages: list[str] = Field(default_factory=list)
     services: list[str] = Field(default_factory=list, description="Enabled and running units")
     sockets: list[Annotated[str, StringConstraints(pattern=r"^(tcp|udp)://[0-9.:*]+:\d+$")]] = (
-        Field(default_factory=list, description="Listening sockets, e.g. tcp://0.0.0.0:445")
+        Field(
+            default_factory=list,
+            description="Listening sockets besides the card's ports (each tcp/udp port is "
+            "checked listening on 0.0.0.0 anyway), e.g. tcp://127.0.0.1:323",
+        )
     )
     files: list[FileCheck] = Field(default_factory=list)
     commands: list[CommandCheck] = Field(default_factory=list)
