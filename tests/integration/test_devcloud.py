@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-\nfrom kuntapilvi.devcloud.services import FLAT_PHYSNETS
+
+from kuntapilvi.devcloud.services import FLAT_PHYSNETS
 
 pytestmark = pytest.mark.integration
 
