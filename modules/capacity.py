@@ -41,6 +41,7 @@ def server_for(
     ctx: TenantContext,
     service: Service,
     extra_groups: list[pulumi.Input[str]] | None = None,
+    server_group_id: pulumi.Input[str] | None = None,
 ) -> BuiltServer:
     """Build the server a card puts up, with the card's own cloud-init user data."""
     card, size = service.card, service.size
@@ -68,6 +69,7 @@ def server_for(
             image_id=ctx.image_id(card.server.image),
             key_pair=ctx.key_pair,
             user_data=user_data,
+            server_group_id=server_group_id,
         ),
         admin=ctx.options(owner, scoped=False),
         scoped=ctx.options(owner, scoped=True),
@@ -120,9 +122,13 @@ class Capacity(pulumi.ComponentResource):
     ) -> None:
         super().__init__("kuntapilvi:index:Capacity", name, None, opts)
         ctx = args.context
+        servers = ctx.tenant.by_module("capacity.server")
+        groups = self._server_groups(name, ctx, servers)
         self.servers = {
-            s.name: server_for(self, f"{name}-{s.name}", ctx, s)
-            for s in ctx.tenant.by_module("capacity.server")
+            s.name: server_for(
+                self, f"{name}-{s.name}", ctx, s, server_group_id=groups.get(s.card.id)
+            )
+            for s in servers
         }
         for service in ctx.tenant.by_module("capacity.volume"):
             target = service.params.get("attach_to")
@@ -141,3 +147,22 @@ class Capacity(pulumi.ComponentResource):
                 }
             }
         )
+
+    def _server_groups(
+        self, name: str, ctx: TenantContext, servers: list[Service]
+    ) -> dict[str, pulumi.Output[str]]:
+        """One server group per card that asks for anti-affinity. Soft: spread over hosts
+        when there are hosts to spread over, rather than refusing to start the server."""
+        groups: dict[str, pulumi.Output[str]] = {}
+        for service in servers:
+            card = service.card
+            if card.server is None or not card.server.anti_affinity or card.id in groups:
+                continue
+            short = card.id.split(".", 1)[1]
+            groups[card.id] = openstack.compute.ServerGroup(
+                f"{name}-{short}-group",
+                name=f"{ctx.tenant.stack}-{short}",
+                policies="soft-anti-affinity",
+                opts=ctx.options(self, scoped=True),
+            ).id
+        return groups

@@ -31,6 +31,8 @@ class ServerInputs:
     image_id: pulumi.Input[str]
     key_pair: pulumi.Input[str]
     user_data: str | None
+    server_group_id: pulumi.Input[str] | None = None
+    """Set for cards that ask for anti-affinity: the instance joins the card's server group."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,11 @@ def build_server(
         key_pair=inputs.key_pair,
         networks=[openstack.compute.InstanceNetworkArgs(port=port.id)],
         user_data=inputs.user_data,
+        scheduler_hints=(
+            [openstack.compute.InstanceSchedulerHintArgs(group=inputs.server_group_id)]
+            if inputs.server_group_id is not None
+            else None
+        ),
         metadata=metadata(tenant.stack, service),
         tags=tags(tenant.stack, service),
         opts=scoped,

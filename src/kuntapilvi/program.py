@@ -214,4 +214,17 @@ def build_tenant(model: Model, tenant: Tenant, day: dt.date) -> None:
             for name, built in servers.items()
         },
     )
+    pulumi.export(
+        "endpoints",
+        {
+            server_name(tenant, by_name[name]): built.address.apply(
+                lambda address, ports=by_name[name].card.ports: [
+                    f"{p.protocol}://{address}:{p.port}"
+                    for p in ports
+                    if p.port is not None and p.source != "management"
+                ]
+            )
+            for name, built in servers.items()
+        },
+    )
     pulumi.export("waiting", [f"{s.card.id}/{s.name}@{s.start}" for s in waiting])

@@ -134,3 +134,22 @@ def test_new_stack_without_codeowners_update_is_stale(repo: Path) -> None:
     )
     result = check(repo, "main", TODAY)
     assert any(f.code == "pr.codeowners-stale" for f in result.errors)
+
+
+def test_plan_diff_shows_what_a_change_costs(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from kuntapilvi.cli import app
+
+    CASES["tenant-change"](repo)
+    monkeypatch.setenv("KUNTAPILVI_ROOT", str(repo))
+    result = CliRunner().invoke(
+        app, ["plan", "--diff", "main", "--today", TODAY, "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    rows = {r["stack"]: r for r in json.loads(result.stdout)}
+    assert set(rows) == {"lahti"}
+    assert rows["lahti"]["monthly_eur"] == ["660.00", "735.00"]
+    assert rows["lahti"]["services_added"] == ["office.time/time"]

@@ -147,3 +147,17 @@ def test_hostile_tenant_text_cannot_change_cloud_init_structure() -> None:
     # The organisation reaches slapd's debconf answers as one string, never as YAML.
     assert a["apt"].keys() == b["apt"].keys()
     assert HOSTILE in b["apt"]["debconf_selections"]["slapd"]
+
+
+def test_servers_of_an_anti_affinity_card_share_one_soft_group() -> None:
+    groups = of_type("espoo", "compute/serverGroup:ServerGroup")
+    assert [g.inputs["policies"] for g in groups] == ["soft-anti-affinity"]
+    app_servers = [
+        r
+        for r in of_type("espoo", "compute/instance:Instance")
+        if r.inputs["name"].startswith("espoo-sovellus")
+    ]
+    assert len(app_servers) == 2
+    assert all(
+        r.inputs["schedulerHints"][0]["group"] == f"{groups[0].name}-id" for r in app_servers
+    )

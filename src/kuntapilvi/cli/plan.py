@@ -105,8 +105,15 @@ def plan_command(
     today: Annotated[
         str | None, typer.Option(help="Judge staged adoption on this date (YYYY-MM-DD)")
     ] = None,
+    diff: Annotated[
+        str | None,
+        typer.Option(help="Compare with this git revision: what a pull request changes"),
+    ] = None,
 ) -> None:
     """Offline plan: services, the resources each card creates, monthly and yearly cost."""
+    if diff is not None:
+        _plan_diff(diff, stacks, today, output)
+        return
     report = validate(find_root(), stacks)
     if report.errors:
         for f in report.errors:
@@ -139,3 +146,56 @@ def plan_command(
             "total", "", "", eur(Decimal(plan["monthly_eur"])), eur(Decimal(plan["yearly_eur"])), ""
         )
         out.print(table)
+
+
+def _plan_diff(
+    base: str, stacks: list[str] | None, today: str | None, output: OutputFormat
+) -> None:
+    """Resources and euros per tenant between BASE and the working tree."""
+    from kuntapilvi.prcheck import diff_tenant
+    from kuntapilvi.revisions import checkout
+
+    paths = find_root()
+    head = validate(paths)
+    with checkout(paths.root, base) as base_paths:
+        before = validate(base_paths)
+        names = stacks or sorted(set(before.model.tenants) | set(head.model.tenants))
+        diffs = [diff_tenant(n, (base_paths, before), (paths, head), today) for n in names]
+    rows = [
+        {
+            "stack": d.stack,
+            "invalid": d.invalid,
+            "added": d.added,
+            "removed": d.removed,
+            "services_added": d.services_added,
+            "services_removed": d.services_removed,
+            "services_changed": d.services_changed,
+            "monthly_eur": [str(d.monthly_before), str(d.monthly_after)],
+            "yearly_eur": [str(d.yearly_before), str(d.yearly_after)],
+        }
+        for d in diffs
+        if d.moves or d.resource_changes or d.invalid
+    ]
+    if output is OutputFormat.JSON:
+        out.print_json(json.dumps(rows))
+        return
+    table = Table(title=f"Changes against {base}")
+    for col in ("stack", "+ resources", "- resources", "services", "€/month", "€/year"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            r["stack"],
+            ", ".join(f"{n}×{t}" for t, n in sorted(r["added"].items())) or "-",
+            ", ".join(f"{n}×{t}" for t, n in sorted(r["removed"].items())) or "-",
+            " ".join(
+                [
+                    *(f"+{x}" for x in r["services_added"]),
+                    *(f"-{x}" for x in r["services_removed"]),
+                    *(f"~{x}" for x in r["services_changed"]),
+                ]
+            )
+            or "-",
+            " → ".join(r["monthly_eur"]),
+            " → ".join(r["yearly_eur"]),
+        )
+    out.print(table)
