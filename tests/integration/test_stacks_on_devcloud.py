@@ -233,6 +233,7 @@ def test_preview_of_every_shipped_tenant_stack(stacks: Stacks, stack: str) -> No
         stacks.pulumi("stack", "init", stack)
     result = stacks.pulumi("preview", "--stack", stack, "--json")
     plan = json.loads(result.stdout)
-    types = {step["newState"]["type"] for step in plan["steps"] if step.get("newState")}
-    # Every tenant stack plans its project; a stack already up (lahti) plans it as "same".
-    assert "openstack:identity/project:Project" in types, sorted(types)
+    summary = plan["changeSummary"]
+    # A stack not up yet plans creates; one already up (lahti, from the removal test) lists
+    # its resources as "same" in the summary only.
+    assert summary.get("create", 0) + summary.get("same", 0) > 10, summary
