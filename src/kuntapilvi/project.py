@@ -62,3 +62,19 @@ def find_root(start: Path | None = None) -> ProjectPaths:
         f"no kuntapilvi project (Pulumi.yaml and catalog/) in {here} or above; "
         "run the command inside the checkout or set KUNTAPILVI_ROOT"
     )
+
+
+def checkout_root() -> Path:
+    """The checkout this package runs from (editable install), else the current directory.
+
+    State that only means something on this machine (devcloud, hosts) lives under it."""
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if (parent / "pyproject.toml").is_file() and (parent / "src" / "kuntapilvi").is_dir():
+            return parent
+    return Path.cwd()
+
+
+def cache_root() -> Path:
+    """Expensive things kept across checkouts: $KUNTAPILVI_CACHE or ~/.cache/kuntapilvi."""
+    return Path(os.environ.get("KUNTAPILVI_CACHE") or Path.home() / ".cache" / "kuntapilvi")

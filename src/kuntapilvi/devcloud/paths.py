@@ -13,17 +13,14 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from kuntapilvi.project import checkout_root
+
 STATE_ENV = "KUNTAPILVI_DEVCLOUD_STATE"
 CACHE_ENV = "KUNTAPILVI_CACHE"
 
 
 def project_root() -> Path:
-    """The checkout holding pyproject.toml, or the current directory when installed elsewhere."""
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        if (parent / "pyproject.toml").is_file() and (parent / "src" / "kuntapilvi").is_dir():
-            return parent
-    return Path.cwd()
+    return checkout_root()
 
 
 def constraints_text() -> str:

@@ -6,20 +6,16 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from kuntapilvi.project import cache_root, checkout_root
+
 
 def cache_dir() -> Path:
     """Template roots and downloaded packages: expensive to make, so kept outside any work tree."""
-    base = os.environ.get("KUNTAPILVI_CACHE") or str(Path.home() / ".cache" / "kuntapilvi")
-    return Path(base) / "hosts"
+    return cache_root() / "hosts"
 
 
 def project_root() -> Path:
-    """The checkout this package runs from (editable install), else the current directory."""
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        if (parent / "pyproject.toml").is_file() and (parent / "src" / "kuntapilvi").is_dir():
-            return parent
-    return Path.cwd()
+    return checkout_root()
 
 
 def default_state_dir() -> Path:
