@@ -16,7 +16,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -163,6 +163,13 @@ def _group_alive(pgid: int) -> bool:
     except PermissionError:
         return True
     # Zombies still count for killpg; look for a member that is really running.
+    return any(
+        group == pgid and state not in ("Z", "X") for _, state, group in _process_table()
+    )
+
+
+def _process_table() -> Iterator[tuple[int, str, int]]:
+    """(pid, state, process group) of every process, from /proc/<pid>/stat."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -170,24 +177,13 @@ def _group_alive(pgid: int) -> bool:
             raw = (entry / "stat").read_text()
         except OSError:
             continue
+        # The command name may hold spaces and parentheses; the fields start after the last ')'.
         fields = raw[raw.rindex(")") + 2 :].split()
-        if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
-            return True
-    return False
+        yield int(entry.name), fields[0], int(fields[2])
 
 
 def group_members(pgid: int) -> list[int]:
-    members = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            raw = (entry / "stat").read_text()
-        except OSError:
-            continue
-        if int(raw[raw.rindex(")") + 2 :].split()[2]) == pgid:
-            members.append(int(entry.name))
-    return members
+    return [pid for pid, _, group in _process_table() if group == pgid]
 
 
 def group_pss_kib(pgid: int) -> int:
