@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from kuntapilvi.devcloud import credentials, lifecycle
+from kuntapilvi.devcloud import credentials, lifecycle, watcherprocess
 from kuntapilvi.devcloud import services as svc
 from kuntapilvi.devcloud import status as st
 from kuntapilvi.devcloud.errors import DevcloudError
@@ -54,22 +54,25 @@ def up() -> None:
     result = _guard(run)
     if result.already_running:
         console.print(f"devcloud is already running ({len(svc.SERVICES)} services answering); "
-                      "nothing to do.")
+                      f"host watcher: {result.watcher}.", highlight=False)
         return
     console.print(f"[bold green]devcloud is up[/] in {result.seconds:.1f} s. "
                   "Point clients at it with: eval \"$(kuntapilvi devcloud env)\"")
+    console.print(f"Host watcher: {result.watcher}", highlight=False)
 
 
 @app.command()
 def down() -> None:
     """Stop exactly the processes devcloud started (by PID file)."""
-    stopped, killed = _guard(lambda: lifecycle.down(Paths.default()))
-    if not stopped:
+    result = _guard(lambda: lifecycle.down(Paths.default()))
+    if result.hosts:
+        console.print(f"Stopped {len(result.hosts)} hosts: {', '.join(result.hosts)}.")
+    if not result.stopped:
         console.print("devcloud was not running.")
         return
-    console.print(f"Stopped {len(stopped)} services: {', '.join(stopped)}.")
-    if killed:
-        console.print(f"[yellow]Had to SIGKILL:[/] {', '.join(killed)}.")
+    console.print(f"Stopped {len(result.stopped)} services: {', '.join(result.stopped)}.")
+    if result.killed:
+        console.print(f"[yellow]Had to SIGKILL:[/] {', '.join(result.killed)}.")
 
 
 @app.command()
@@ -80,21 +83,26 @@ def reset(
     paths = Paths.default()
     if not yes and not typer.confirm(f"Delete {paths.state}?"):
         raise typer.Exit(1)
-    stopped, _ = _guard(lambda: lifecycle.reset(paths))
-    console.print(f"Stopped {len(stopped)} services and deleted {paths.state}.")
+    result = _guard(lambda: lifecycle.reset(paths))
+    console.print(f"Stopped {len(result.stopped)} services and deleted {paths.state}.")
 
 
 @app.command()
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """Each service: pid, port, answering or not. Exits 1 if any is down."""
+    """Each service: pid, port, answering or not; then the host watcher. Exits 1 if any is down
+    (a watcher that `up` deliberately did not start is not down: its reason is printed)."""
     paths = Paths.default()
     rows = _guard(lambda: st.collect(paths))
+    watcher = watcherprocess.status(paths)
     if as_json:
-        typer.echo(json.dumps([{"name": r.name, "pid": r.pid, "port": r.port,
-                                "answering": r.answering,
-                                "memory_mib": round(r.memory_mib, 1)} for r in rows], indent=2))
+        doc = [{"name": r.name, "pid": r.pid, "port": r.port, "answering": r.answering,
+                "memory_mib": round(r.memory_mib, 1)} for r in rows]
+        doc.append({"name": watcherprocess.NAME, "pid": watcher.pid, "port": None,
+                    "answering": watcher.running, "memory_mib": round(watcher.memory_mib, 1),
+                    "ok": watcher.ok, "detail": watcher.summary()})
+        typer.echo(json.dumps(doc, indent=2))
     else:
         table = Table(title=f"devcloud ({paths.state})")
         for column in ("service", "pid", "port", "answering", "RAM MiB"):
@@ -107,11 +115,19 @@ def status(
                 "[green]yes[/]" if r.ok else "[red]no[/]",
                 f"{r.memory_mib:.0f}" if r.pid else "",
             )
+        table.add_row(
+            "host watcher",
+            str(watcher.pid) if watcher.pid else ("-" if watcher.ok else "[red]-[/]"),
+            "",
+            "[green]yes[/]" if watcher.running else ("off" if watcher.ok else "[red]no[/]"),
+            f"{watcher.memory_mib:.0f}" if watcher.pid else "",
+        )
         table.add_section()
-        total = sum(r.memory_mib for r in rows)
+        total = sum(r.memory_mib for r in rows) + watcher.memory_mib
         table.add_row("total", "", "", "", f"{total:.0f}")
         console.print(table)
-    if not all(r.ok for r in rows):
+        console.print(f"Host watcher: {watcher.summary()}", highlight=False)
+    if not (all(r.ok for r in rows) and watcher.ok):
         raise typer.Exit(1)
 
 

@@ -18,7 +18,14 @@ from pathlib import Path
 
 from rich.console import Console
 
-from kuntapilvi.devcloud import bootstrap, config, credentials, install, processes
+from kuntapilvi.devcloud import (
+    bootstrap,
+    config,
+    credentials,
+    install,
+    processes,
+    watcherprocess,
+)
 from kuntapilvi.devcloud import services as svc
 from kuntapilvi.devcloud import status as st
 from kuntapilvi.devcloud.config import Context
@@ -50,6 +57,15 @@ class UpResult:
     already_running: bool
     seconds: float
     timings: dict[str, float]
+    # What happened to the host watcher (started, already running, not started and why).
+    watcher: str = ""
+
+
+@dataclass(frozen=True)
+class DownResult:
+    stopped: list[str]  # services, and "watcher" if it ran
+    killed: list[str]  # those that needed SIGKILL
+    hosts: list[str]  # hosts stopped with the watcher
 
 
 def run_steps(steps: Iterable[Step], console: Console) -> dict[str, float]:
@@ -269,6 +285,10 @@ def up_steps(ctx: Context) -> list[Step]:
         Step("volume service", lambda: _volume_ready(ctx),
              after=("cinder-volume", "cinder-api", "cinder-scheduler", "catalogue"),
              log=p.log("cinder-volume")),
+        # The watcher survives the APIs being down, but starting it before they answer would
+        # only fill its log with retries.
+        Step("host watcher", lambda: watcherprocess.ensure(p),
+             after=("nova-api", "neutron-api", "catalogue"), log=p.log(watcherprocess.NAME)),
     ]
     return steps
 
@@ -282,7 +302,9 @@ def up(paths: Paths, console: Console) -> UpResult:
     t0 = time.monotonic()
     ready = paths.stamps / READY_STAMP
     if ready.is_file() and all(s.ok for s in st.collect(paths, check_workers=False)):
-        return UpResult(True, time.monotonic() - t0, {})
+        # The services are up; the watcher may not be (first `up` with this version, a crash).
+        note = watcherprocess.ensure(paths)
+        return UpResult(True, time.monotonic() - t0, {}, note)
     ready.unlink(missing_ok=True)
     ctx = context(paths)
     timings = run_steps(up_steps(ctx), console)
@@ -292,7 +314,8 @@ def up(paths: Paths, console: Console) -> UpResult:
         raise DevcloudError(f"{', '.join(down_now)} stopped right after start-up.",
                             paths.log(first))
     ready.write_text(time.strftime("%Y-%m-%dT%H:%M:%S"))
-    return UpResult(False, time.monotonic() - t0, timings)
+    note = watcherprocess.status(paths).summary()
+    return UpResult(False, time.monotonic() - t0, timings, note)
 
 
 # Stop order: OpenStack first (they would log reconnect storms otherwise), then the queue,
@@ -304,19 +327,20 @@ STOP_WAVES: tuple[tuple[str, ...], ...] = (
 )
 
 
-def down(paths: Paths) -> tuple[list[str], list[str]]:
-    """Stop what devcloud started. Returns (stopped names, names that needed SIGKILL)."""
+def down(paths: Paths) -> DownResult:
+    """Stop what devcloud started: the watcher and its hosts first, then the services."""
     (paths.stamps / READY_STAMP).unlink(missing_ok=True)
-    stopped: list[str] = []
+    watcher_ran, hosts = watcherprocess.stop(paths)
+    stopped: list[str] = [watcherprocess.NAME] if watcher_ran else []
     killed: list[str] = []
     for wave in STOP_WAVES:
         pidfiles = [paths.pidfile(n) for n in wave]
         stopped += [n for n in wave if processes.running_record(paths.pidfile(n))]
         killed += processes.stop_all(pidfiles)
-    return stopped, killed
+    return DownResult(stopped, killed, hosts)
 
 
-def reset(paths: Paths) -> tuple[list[str], list[str]]:
+def reset(paths: Paths) -> DownResult:
     result = down(paths)
     if paths.state.exists():
         # KUNTAPILVI_DEVCLOUD_STATE may point anywhere; only wipe what devcloud made.
@@ -325,5 +349,18 @@ def reset(paths: Paths) -> tuple[list[str], list[str]]:
                 f"{paths.state} does not look like a devcloud state folder "
                 f"(no {paths.marker.name}); not deleting it."
             )
+        mounted = _mounts_under(paths.state)
+        if mounted:
+            # A host root still mounted would have its files deleted through the mount.
+            raise DevcloudError(
+                f"{mounted[0]} is still mounted; stop its host (`kuntapilvi devcloud hosts "
+                "stop-all`) before resetting."
+            )
         shutil.rmtree(paths.state)
     return result
+
+
+def _mounts_under(folder: Path) -> list[str]:
+    prefix = str(folder.resolve()) + "/"
+    with open("/proc/self/mountinfo") as fh:
+        return [f for line in fh if (f := line.split()[4]).startswith(prefix)]

@@ -96,6 +96,11 @@ class Paths:
     def base_image(self) -> Path:
         return self.state / "images" / "debian-12.raw"
 
+    @property
+    def hosts(self) -> Path:
+        """State of the real hosts behind this devcloud's servers (kuntapilvi.hosts)."""
+        return self.state / "hosts"
+
     def log(self, service: str) -> Path:
         return self.logs / f"{service}.log"
 

@@ -51,6 +51,8 @@ class HostInfo:
     pss_mib: float | None
     console_log: Path
     log: Path
+    server_id: str = ""
+    tenant: str = ""
 
     @property
     def ip(self) -> str:
@@ -117,6 +119,8 @@ class HostManager:
         *,
         instance_id: str | None = None,
         public_keys: tuple[str, ...] = (),
+        server_id: str = "",
+        tenant: str = "",
         wait: bool = True,
         timeout: float = 900.0,
     ) -> HostInfo:
@@ -125,6 +129,7 @@ class HostManager:
         Idempotent: a running host with the same settings is left alone; one with different settings
         (new address, rebuilt user data) is replaced, as Nova's rebuild would. With WAIT, returns
         once SSH answers and cloud-init has finished (done or error, see cloud_init_status).
+        SERVER_ID and TENANT only label the host (the devcloud watcher's Nova server and project).
         """
         try:
             addr = parse_address(address_cidr, gateway, self.allowed_net)
@@ -155,7 +160,7 @@ class HostManager:
                     address=str(addr.interface), gateway=str(addr.gateway),
                     network_id=network_id, bridge=bridge_name(network_id), veth=veth_name(hid),
                     netns=netns_name(hid), machine=machine_name(hid), instance_id=iid,
-                    config_hash=config_hash,
+                    config_hash=config_hash, server_id=server_id, tenant=tenant,
                 )  # fmt: skip
                 self._start(rec, Seed(iid, rec.hostname, addr, data, tuple(public_keys)))
         if wait:
@@ -286,7 +291,7 @@ class HostManager:
             gateway=rec.gateway, network_id=rec.network_id, bridge=rec.bridge, running=alive,
             pid=rec.pid, cloud_init_status=rec.cloud_init_status or ("booting" if alive else ""),
             ssh_ready_s=rec.ssh_ready_s, cloud_init_done_s=rec.cloud_init_done_s, pss_mib=pss,
-            console_log=paths.console, log=paths.log,
+            console_log=paths.console, log=paths.log, server_id=rec.server_id, tenant=rec.tenant,
         )  # fmt: skip
 
     def list_hosts(self) -> list[HostInfo]:

@@ -20,8 +20,15 @@ def project_root() -> Path:
 
 def default_state_dir() -> Path:
     """Runtime state (PIDs, overlays, seeds, logs); git-ignored because it only means something
-    here."""
+    here.
+
+    Hosts stand behind one devcloud's servers, so by default they live in that devcloud's state
+    folder: every checkout that points at the same devcloud (KUNTAPILVI_DEVCLOUD_STATE) sees, and
+    `devcloud down` stops, the same hosts.
+    """
     override = os.environ.get("KUNTAPILVI_HOSTS_STATE")
     if override:
         return Path(override)
-    return project_root() / ".state" / "hosts"
+    from kuntapilvi.devcloud.paths import Paths
+
+    return Paths.default().hosts

@@ -34,6 +34,9 @@ class HostRecord:
     ssh_ready_s: float | None = None
     cloud_init_done_s: float | None = None
     cloud_init_status: str = ""
+    # Set when the devcloud watcher made the host for a Nova server: which server, whose project.
+    server_id: str = ""
+    tenant: str = ""
 
     @classmethod
     def from_dict(cls, data: dict) -> HostRecord:

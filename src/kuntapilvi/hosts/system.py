@@ -28,6 +28,28 @@ def require_root() -> None:
         )
 
 
+def unavailable_reason() -> str | None:
+    """Why this machine cannot run hosts, as one sentence; None when it can.
+
+    Only what cannot be fixed by the machinery itself counts: missing Debian packages are not a
+    reason, ensure_tools() installs them on first use.
+    """
+    if os.geteuid() != 0:
+        return (
+            "hosts need root (network namespaces, overlay mounts, systemd-nspawn) and this runs "
+            f"as uid {os.geteuid()}"
+        )
+    if shutil.which("systemd-nspawn") is None and shutil.which("apt-get") is None:
+        return "systemd-nspawn is not installed and there is no apt-get to install it with"
+    try:
+        filesystems = Path("/proc/filesystems").read_text()
+    except OSError:
+        filesystems = ""
+    if "overlay" not in filesystems.split():
+        return "the kernel has no overlay file system, which every host's root is mounted with"
+    return None
+
+
 def _log_header(log: Path, cmd: Sequence[str]) -> None:
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("a") as fh:
