@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import configparser
+import json
 import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from kuntapilvi.devcloud import config, services
 from kuntapilvi.devcloud.config import Context
 from kuntapilvi.devcloud.paths import Paths
 
-SECRETS = {"admin": "a" * 24, "service": "s" * 24, "db": "d" * 24, "rabbit": "r" * 24}
+SECRETS = {
+    "admin": "a" * 24, "service": "s" * 24, "db": "d" * 24, "rabbit": "r" * 24, "rndc": "c" * 32,
+}
 
 
 @pytest.fixture
@@ -34,7 +38,7 @@ def ini(text: str) -> configparser.ConfigParser:
 INI_FILES = [
     t
     for t in config.TEMPLATES
-    if t.endswith((".conf", ".ini", ".cnf")) and not t.startswith("rabbitmq/")
+    if t.endswith((".conf", ".ini", ".cnf")) and not t.startswith(("rabbitmq/", "bind/"))
 ]
 
 
@@ -159,6 +163,35 @@ def test_secrets_are_generated_once_and_kept(paths: Paths) -> None:
     assert oct(paths.secrets.stat().st_mode)[-3:] == "600"
 
 
+def test_secrets_added_later_keep_the_existing_ones(paths: Paths) -> None:
+    """A state folder made before Designate has no rndc secret; the DB password must stay."""
+    paths.state.mkdir(parents=True)
+    old = {"admin": "1" * 24, "service": "2" * 24, "db": "3" * 24, "rabbit": "4" * 24}
+    paths.secrets.write_text(json.dumps(old))
+    loaded = config.load_secrets(paths)
+    assert {k: loaded[k] for k in old} == old
+    assert re.fullmatch(r"[0-9a-f]{32}", loaded["rndc"])
+    assert config.load_secrets(paths) == loaded
+
+
+def test_named_answers_only_on_loopback_and_takes_zones_from_mdns(
+    rendered: dict[str, str],
+) -> None:
+    named = rendered["bind/named.conf"]
+    assert f"listen-on port {services.PORTS['named']} {{ 127.0.0.1; }};" in named
+    assert "listen-on-v6 { none; };" in named
+    assert f"inet 127.0.0.1 port {services.PORTS['rndc']} allow {{ 127.0.0.1; }}" in named
+    assert "allow-new-zones yes;" in named and "recursion no;" in named
+    assert 'secret "' + "c" * 32 + '";' in rendered["bind/rndc.key"]
+    [pool] = yaml.safe_load(rendered["designate/pools.yaml"])
+    [target] = pool["targets"]
+    assert target["type"] == "bind9"
+    assert target["masters"] == [{"host": "127.0.0.1", "port": services.PORTS["designate-mdns"]}]
+    assert target["options"]["rndc_port"] == services.PORTS["rndc"]
+    assert pool["nameservers"] == [{"host": "127.0.0.1", "port": services.PORTS["named"]}]
+    assert pool["id"] == config.DEFAULT_POOL_ID
+
+
 def test_base_image_is_one_mebibyte(paths: Paths) -> None:
     image = config.write_base_image(paths)
     assert image.stat().st_size == 1024 * 1024
@@ -167,6 +200,6 @@ def test_base_image_is_one_mebibyte(paths: Paths) -> None:
 def test_catalogue_has_every_service_once() -> None:
     types = [e.type for e in services.CATALOG]
     assert len(types) == len(set(types))
-    assert {"identity", "compute", "network", "image", "placement", "volumev3"} <= set(types)
+    assert {"identity", "compute", "network", "image", "placement", "volumev3", "dns"} <= set(types)
     for entry in services.CATALOG:
         assert entry.url.startswith("http://127.0.0.1:")

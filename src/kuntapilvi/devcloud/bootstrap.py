@@ -131,10 +131,14 @@ def _manage_steps(ctx: Context) -> dict[str, list[list[str]]]:
                     str(etc / "cinder" / "cinder.conf"), "db", "sync"]],
         "glance": [[bin_("glance-manage"), "--config-file",
                     str(etc / "glance" / "glance-api.conf"), "db_sync"]],
+        "designate": [[bin_("designate-manage"), "--config-file",
+                       str(etc / "designate" / "designate.conf"), "database", "sync"]],
     }
 
 
-SCHEMA_OWNERS: tuple[str, ...] = ("keystone", "placement", "nova", "neutron", "cinder", "glance")
+SCHEMA_OWNERS: tuple[str, ...] = (
+    "keystone", "placement", "nova", "neutron", "cinder", "glance", "designate",
+)
 
 
 def sync_schema(ctx: Context, owner: str) -> bool:
@@ -166,6 +170,29 @@ def _cell1_exists(ctx: Context) -> bool:
         take_slot=False,  # called while the nova chain holds its slot
     )
     return " cell1 " in out
+
+
+def update_dns_pool(ctx: Context) -> str | None:
+    """Load pools.yaml into Designate (through designate-central, so it must be running).
+
+    Stamped with the file's hash: the update is idempotent but costs a service start.
+    """
+    import hashlib
+
+    pools = ctx.paths.etc / "designate" / "pools.yaml"
+    digest = hashlib.sha256(pools.read_bytes()).hexdigest()[:12]
+    stamp = ctx.paths.stamps / "dns-pool"
+    if stamp.is_file() and stamp.read_text() == digest:
+        return "loaded before"
+    run_manage(
+        ctx.paths, "designate-manage",
+        [str(ctx.paths.venv_bin("designate-manage")), "--config-file",
+         str(ctx.paths.etc / "designate" / "designate.conf"), "pool", "update",
+         "--file", str(pools)],
+        "Loading the DNS pool into Designate",
+    )
+    stamp.write_text(digest)
+    return "named on 127.0.0.1"
 
 
 def discover_hosts(ctx: Context) -> str:

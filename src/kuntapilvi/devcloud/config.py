@@ -20,7 +20,8 @@ from kuntapilvi.devcloud import services as svc
 from kuntapilvi.devcloud.errors import DevcloudError
 from kuntapilvi.devcloud.paths import Paths
 
-SECRET_NAMES = ("admin", "service", "db", "rabbit")
+# Hex only: valid in URLs, INI files and as a base64 TSIG secret (rndc) alike.
+SECRET_NAMES = ("admin", "service", "db", "rabbit", "rndc")
 
 # Rendered file (relative to state/etc) -> template.
 TEMPLATES: dict[str, str] = {
@@ -35,6 +36,10 @@ TEMPLATES: dict[str, str] = {
     "mariadb/my.cnf": "my.cnf.j2",
     "rabbitmq/rabbitmq.conf": "rabbitmq.conf.j2",
     "rabbitmq/rabbitmq-env.conf": "rabbitmq-env.conf.j2",
+    "designate/designate.conf": "designate.conf.j2",
+    "designate/pools.yaml": "pools.yaml.j2",
+    "bind/named.conf": "named.conf.j2",
+    "bind/rndc.key": "rndc.key.j2",
 }
 
 # Files the service packages ship in the venv's etc/ and that the configs point at.
@@ -44,24 +49,35 @@ SHIPPED_FILES: dict[str, str] = {
     "cinder/api-paste.ini": "cinder/api-paste.ini",
     "cinder/resource_filters.json": "cinder/resource_filters.json",
     "glance/glance-api-paste.ini": "glance/glance-api-paste.ini",
+    "designate/api-paste.ini": "designate/api-paste.ini",
 }
+
+# Designate's migrations create the default pool with this id; pools.yaml updates it.
+DEFAULT_POOL_ID = "794ccc2c-d751-44fe-b57f-8894c9f5c842"
 
 BASE_IMAGE_SIZE = 1024 * 1024
 
 
 def load_secrets(paths: Paths) -> dict[str, str]:
-    """Per-state random passwords; hex only, so they need no escaping in URLs or INI files."""
+    """Per-state random passwords; hex only, so they need no escaping in URLs or INI files.
+
+    Names added by a newer devcloud are generated alongside the kept ones: changing an
+    existing password would lock the services out of a database made with the old one.
+    """
     try:
         data = json.loads(paths.secrets.read_text())
-        if all(isinstance(data.get(k), str) for k in SECRET_NAMES):
-            return {k: data[k] for k in SECRET_NAMES}
+        if not isinstance(data, dict):
+            data = {}
     except (FileNotFoundError, ValueError):
-        pass
-    data = {k: secrets.token_hex(12) for k in SECRET_NAMES}
+        data = {}
+    kept = {k: data[k] for k in SECRET_NAMES if isinstance(data.get(k), str)}
+    if len(kept) == len(SECRET_NAMES):
+        return kept
+    fresh = {k: kept.get(k) or secrets.token_hex(16 if k == "rndc" else 12) for k in SECRET_NAMES}
     paths.state.mkdir(parents=True, exist_ok=True)
-    paths.secrets.write_text(json.dumps(data, indent=2) + "\n")
+    paths.secrets.write_text(json.dumps(fresh, indent=2) + "\n")
     paths.secrets.chmod(0o600)
-    return data
+    return fresh
 
 
 @dataclass(frozen=True)
@@ -95,6 +111,7 @@ class Context:
             "db_url": self.db_url,
             "compute_host": svc.COMPUTE_HOST,
             "flat_physnets": svc.FLAT_PHYSNETS,
+            "default_pool_id": DEFAULT_POOL_ID,
             "with_db": True,
         }
 
@@ -150,9 +167,11 @@ def write_all(ctx: Context) -> list[Path]:
             target.write_text(text)
         written.append(target)
     for folder in ("keystone", "placement", "nova/instances", "neutron", "cinder",
-                   "glance/images", "glance/staging", "glance/tasks", "rabbitmq", "mysql"):
+                   "glance/images", "glance/staging", "glance/tasks", "rabbitmq", "mysql",
+                   "designate", "bind"):
         (paths.data / folder).mkdir(parents=True, exist_ok=True)
-    for lock_owner in ("keystone", "placement", "nova", "neutron", "cinder", "glance"):
+    for lock_owner in ("keystone", "placement", "nova", "neutron", "cinder", "glance",
+                       "designate"):
         (paths.data / lock_owner / "lock").mkdir(parents=True, exist_ok=True)
     (paths.logs / "rabbitmq").mkdir(parents=True, exist_ok=True)
     return written

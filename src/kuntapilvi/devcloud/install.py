@@ -15,12 +15,13 @@ from pathlib import Path
 from kuntapilvi.devcloud.errors import DevcloudError
 from kuntapilvi.devcloud.paths import Paths, constraints_text
 
-DEBIAN_PACKAGES: tuple[str, ...] = ("mariadb-server", "rabbitmq-server")
+# bind9 is the DNS server behind Designate; bind9-utils brings the rndc it drives it with.
+DEBIAN_PACKAGES: tuple[str, ...] = ("mariadb-server", "rabbitmq-server", "bind9", "bind9-utils")
 
 # Top-level services; every other version comes from constraints.txt.
 SERVICE_PACKAGES: tuple[str, ...] = (
     "keystone", "openstack-placement", "nova", "neutron", "cinder", "glance",
-    "python-openstackclient", "PyMySQL", "gunicorn",
+    "designate", "python-openstackclient", "PyMySQL", "gunicorn",
 )
 
 _READY_STAMP = ".devcloud-ready"

@@ -213,6 +213,14 @@ def _volume_ready(ctx: Context) -> str | None:
     return None
 
 
+def _dns_ready(ctx: Context) -> str | None:
+    # mdns opens its port a few seconds after its process starts; named transfers from it.
+    mdns = svc.BY_NAME["designate-mdns"]
+    _wait("designate-mdns answering", lambda: st.answers(mdns, ctx.paths), "designate-mdns",
+          ctx, watch=("designate-mdns", "designate-central"))
+    return bootstrap.update_dns_pool(ctx)
+
+
 def _schema(ctx: Context, owner: str) -> str | None:
     return None if bootstrap.sync_schema(ctx, owner) else "done before"
 
@@ -285,6 +293,18 @@ def up_steps(ctx: Context) -> list[Step]:
         Step("volume service", lambda: _volume_ready(ctx),
              after=("cinder-volume", "cinder-api", "cinder-scheduler", "catalogue"),
              log=p.log("cinder-volume")),
+        Step("named", start("named"), after=("debian packages", "configs")),
+        Step("designate-api", start("designate-api"), after=("designate schema", "catalogue")),
+        Step("designate-central", start("designate-central"),
+             after=("designate schema", "rabbitmq")),
+        Step("designate-worker", start("designate-worker"),
+             after=("designate schema", "rabbitmq", "named")),
+        Step("designate-producer", start("designate-producer"),
+             after=("designate schema", "rabbitmq")),
+        Step("designate-mdns", start("designate-mdns"), after=("designate schema", "rabbitmq")),
+        Step("dns pool", lambda: _dns_ready(ctx),
+             after=("designate-central", "designate-mdns", "designate-worker", "named"),
+             log=p.log("designate-manage")),
         # The watcher survives the APIs being down, but starting it before they answer would
         # only fill its log with retries.
         Step("host watcher", lambda: watcherprocess.ensure(p),
@@ -322,7 +342,7 @@ def up(paths: Paths, console: Console) -> UpResult:
 # then epmd and the database.
 STOP_WAVES: tuple[tuple[str, ...], ...] = (
     tuple(s.name for s in svc.SERVICES if s.kind in ("api", "worker")),
-    ("rabbitmq",),
+    ("rabbitmq", "named"),
     ("epmd", "mariadb"),
 )
 

@@ -26,6 +26,7 @@ COMPUTE_HOST = "host-ovs-filter-active"
 
 DATABASES: tuple[str, ...] = (
     "keystone", "placement", "nova_api", "nova", "nova_cell0", "neutron", "cinder", "glance",
+    "designate",
 )
 DB_USER = "openstack"
 RABBIT_USER = "openstack"
@@ -40,6 +41,11 @@ PORTS: dict[str, int] = {
     "neutron-api": 9696,
     "cinder-api": 8776,
     "glance-api": 9292,
+    "designate-api": 9001,
+    # DNS: designate-mdns serves zones to named; named serves them to everyone else.
+    "designate-mdns": 5354,
+    "named": 5322,
+    "rndc": 9530,
 }
 
 KEYSTONE_URL = f"http://127.0.0.1:{PORTS['keystone']}/v3"
@@ -97,6 +103,18 @@ SERVICES: tuple[Service, ...] = (
             config_files=("cinder/cinder.conf",)),
     Service("cinder-volume", "worker", script="cinder-volume",
             config_files=("cinder/cinder.conf",)),
+    # Designate (the dns-zone card) with named from Debian as its one real DNS server.
+    Service("named", "infra", ports=(PORTS["named"], PORTS["rndc"])),
+    Service("designate-api", "api", ports=(PORTS["designate-api"],),
+            wsgi_module="designate.wsgi.api"),
+    Service("designate-central", "worker", script="designate-central",
+            config_files=("designate/designate.conf",)),
+    Service("designate-worker", "worker", script="designate-worker",
+            config_files=("designate/designate.conf",)),
+    Service("designate-producer", "worker", script="designate-producer",
+            config_files=("designate/designate.conf",)),
+    Service("designate-mdns", "worker", ports=(PORTS["designate-mdns"],),
+            script="designate-mdns", config_files=("designate/designate.conf",)),
 )
 
 BY_NAME: dict[str, Service] = {s.name: s for s in SERVICES}
@@ -108,6 +126,7 @@ CONFIG_DIR_ENV: dict[str, tuple[str, str]] = {
     "keystone": ("OS_KEYSTONE_CONFIG_DIR", "keystone"),
     "placement": ("OS_PLACEMENT_CONFIG_DIR", "placement"),
     "glance-api": ("OS_GLANCE_CONFIG_DIR", "glance"),
+    "designate-api": ("OS_DESIGNATE_CONFIG_DIR", "designate"),
 }
 
 
@@ -131,6 +150,7 @@ CATALOG: tuple[CatalogEntry, ...] = (
     CatalogEntry("volumev3", "cinderv3",
                  f"http://127.0.0.1:{PORTS['cinder-api']}/v3/%(project_id)s", None),
     CatalogEntry("image", "glance", f"http://127.0.0.1:{PORTS['glance-api']}", "glance"),
+    CatalogEntry("dns", "designate", f"http://127.0.0.1:{PORTS['designate-api']}", "designate"),
 )
 SERVICE_USERS: tuple[str, ...] = tuple(e.user for e in CATALOG if e.user)
 # No "admin" interface: nothing here asks for it, and each endpoint is one more Keystone
@@ -179,6 +199,10 @@ def argv_for(service: Service, paths: Paths, socket_fd: int = 3) -> list[str]:
         ]
     if service.name == "rabbitmq":
         return ["/usr/lib/rabbitmq/bin/rabbitmq-server"]
+    if service.name == "named":
+        # -g: foreground, every log line to stderr (the service log), none to syslog.
+        named = shutil.which("named") or shutil.which("named", path="/usr/sbin") or "named"
+        return [named, "-g", "-4", "-c", str(etc / "bind" / "named.conf")]
     if service.kind == "api":
         return [
             str(paths.venv_bin("gunicorn")),
