@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -14,7 +15,24 @@ runner = CliRunner()
 def test_list_on_empty_state(tmp_path: Path) -> None:
     result = runner.invoke(app, ["list", "--state-dir", str(tmp_path)])
     assert result.exit_code == 0
-    assert "name" in result.output and "cloud-init" in result.output
+    assert "server" in result.output and "tenant" in result.output
+    assert "cloud-init" in result.output
+
+
+def test_list_json_names_server_and_tenant(tmp_path: Path) -> None:
+    from kuntapilvi.hosts.state import HostRecord, StateStore
+
+    StateStore(tmp_path).save_host(HostRecord(
+        name="kajaani-print", host_id="kajaani-print", hostname="kajaani-print",
+        address="10.72.0.11/24", gateway="10.72.0.1", network_id="n", bridge="kpbr1", veth="v",
+        netns="kp-kajaani-print", machine="kp-kajaani-print", instance_id="s1", config_hash="x",
+        server_id="s1", tenant="kajaani",
+    ))  # fmt: skip
+    result = runner.invoke(app, ["list", "--json", "--state-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    [row] = json.loads(result.output)
+    assert (row["name"], row["server_id"], row["tenant"], row["running"]) == (
+        "kajaani-print", "s1", "kajaani", False)  # fmt: skip
 
 
 def test_stop_unknown_host(tmp_path: Path) -> None:

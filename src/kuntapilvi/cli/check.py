@@ -69,7 +69,7 @@ def check_command(
         Path | None,
         typer.Option(
             help="State folder of devcloud hosts, whose pinned host keys are trusted "
-            "(default: $KUNTAPILVI_HOSTS_STATE or .state/hosts)"
+            "(default: $KUNTAPILVI_HOSTS_STATE or the devcloud state's hosts/)"
         ),
     ] = None,
     connect_timeout: Annotated[float, typer.Option(help="Seconds for an SSH connection")] = 15.0,

@@ -6,6 +6,7 @@ cleaning up, and preparing the template ahead of time.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -26,7 +27,8 @@ app.add_typer(template_app, name="template")
 StateOpt = Annotated[
     Path | None,
     typer.Option(
-        "--state-dir", help="State folder (default: $KUNTAPILVI_HOSTS_STATE or .state/hosts)"
+        "--state-dir",
+        help="State folder (default: $KUNTAPILVI_HOSTS_STATE or the devcloud state's hosts/)",
     ),
 ]
 
@@ -42,20 +44,41 @@ def _seconds(value: float | None) -> str:
 
 
 @app.command("list")
-def list_hosts(state_dir: StateOpt = None) -> None:
-    """Show every host this state folder knows, with its timings and memory."""
+def list_hosts(
+    state_dir: StateOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
+) -> None:
+    """Show every host this state folder knows: its server, tenant, address, state, timings and
+    memory."""
     try:
         hosts = HostManager(state_dir).list_hosts()
     except HostsError as exc:
         raise _fail(exc) from None
-    table = Table("name", "address", "bridge", "state", "cloud-init", "ssh s", "ready s", "PSS MiB")
+    if as_json:
+        rows = [
+            {
+                "name": h.name, "server_id": h.server_id or None, "tenant": h.tenant or None,
+                "address": h.address, "bridge": h.bridge, "running": h.running,
+                "cloud_init": h.cloud_init_status or None, "ssh_ready_s": h.ssh_ready_s,
+                "cloud_init_done_s": h.cloud_init_done_s, "pss_mib": h.pss_mib,
+            }
+            for h in hosts
+        ]  # fmt: skip
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table("server", "id", "tenant", "address", "state", "cloud-init", "ssh s", "ready s",
+                  "PSS MiB")  # fmt: skip
     for h in hosts:
         table.add_row(
-            h.name, h.address, h.bridge, "running" if h.running else "stopped",
-            h.cloud_init_status or "-", _seconds(h.ssh_ready_s), _seconds(h.cloud_init_done_s),
+            # The id's first 8 characters are enough to tell servers apart; --json has it whole.
+            h.name, h.server_id[:8] or "by hand", h.tenant or "-", h.address,
+            "running" if h.running else "stopped", h.cloud_init_status or "-",
+            _seconds(h.ssh_ready_s), _seconds(h.cloud_init_done_s),
             "-" if h.pss_mib is None else f"{h.pss_mib:.0f}",
         )  # fmt: skip
-    Console().print(table)
+    console = Console()
+    # A log or pipe has no width; rich would assume 80 columns and break every header.
+    (console if console.is_terminal else Console(width=max(console.width, 140))).print(table)
 
 
 @app.command("start")

@@ -129,14 +129,15 @@ class Watcher:
                 self._failed(server, f"another server ({owner}) already has a host named "
                                      f"{server.name!r}; waiting for it to go")  # fmt: skip
                 continue
-            self._start(server, keep_retry=died)
+            if self._start(server, keep_retry=died):
+                by_name = {r.name: r for r in self.manager.store.hosts()}
 
     def _our_records(self) -> list[HostRecord]:
         # Hosts started by hand (`devcloud hosts start`) carry no server id and are left alone.
         return [r for r in self.manager.store.hosts() if r.server_id]
 
     # -- starting and stopping ------------------------------------------------------------------
-    def _start(self, server: Server, *, keep_retry: bool = False) -> None:
+    def _start(self, server: Server, *, keep_retry: bool = False) -> bool:
         try:
             wiring = self.cloud.wiring(server)
             tenant = self.cloud.project_name(server.project_id) if server.project_id else ""
@@ -150,11 +151,11 @@ class Watcher:
             )  # fmt: skip
         except (HostsError, NoWiring) as exc:
             self._failed(server, str(exc))
-            return
+            return False
         except Exception as exc:  # a bug or an API error must cost one server, not the watcher
             log.exception("%s: unexpected error while starting its host", server.name)
             self._failed(server, f"{type(exc).__name__}: {exc}")
-            return
+            return False
         self.made[server.id] = server.fingerprint
         if not keep_retry:
             # A host that keeps dying keeps its count until it is ready again (see the wait).
@@ -163,6 +164,7 @@ class Watcher:
                  tenant or "-", info.hostname, info.address)  # fmt: skip
         if self.wait_ready:
             self._wait_in_background(server)
+        return True
 
     def _keys(self, server: Server) -> tuple[str, ...]:
         try:

@@ -189,6 +189,10 @@ class AptProxy:
                 os.waitpid(pid, os.WNOHANG)  # reap it if this process started it
         pidfile.unlink(missing_ok=True)
 
+    def stop_forwarder(self, address: str) -> None:
+        """Stop the forwarder of one bridge address (its network has no hosts any more)."""
+        self._stop(self._forwarder_pidfile(address))
+
     def stop(self) -> None:
         """Stop every forwarder, then apt-cacher-ng."""
         if not self.run_dir.is_dir():

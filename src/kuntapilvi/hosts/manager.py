@@ -255,7 +255,24 @@ class HostManager:
             if rec is None:
                 return False
             self._teardown(rec)
+            self._release_network(rec.bridge)
             return True
+
+    def _release_network(self, bridge: str) -> None:
+        """Remove BRIDGE and its proxy forwarder once no host uses it.
+
+        A network whose servers are all gone has nothing left to serve, and its bridge would keep
+        its subnet's gateway address, so a later network with the same subnet (the same tenant
+        brought up again, a test's own hosts) could not have it.
+        """
+        if any(other.bridge == bridge for other in self.store.hosts()):
+            return
+        for net in self.store.networks():
+            if net.bridge == bridge:
+                AptProxy(self.state_dir, DebianMirror("http://unused"), self.proxy_port
+                         ).stop_forwarder(net.gateway_cidr.split("/")[0])  # fmt: skip
+                network.delete_bridge(bridge, self.log)
+                self.store.forget_network(bridge)
 
     def _teardown(self, rec: HostRecord) -> None:
         require_root()
