@@ -6,6 +6,7 @@ and left running; if this session started it, this session stops it at the end.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -35,21 +36,40 @@ def devcloud_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
     return run_cli
 
 
+def _status_rows() -> tuple[int, dict[str, dict[str, Any]]]:
+    done = run_cli("status", "--json")
+    try:
+        rows = {r["name"]: r for r in json.loads(done.stdout)}
+    except ValueError:
+        rows = {}
+    return done.returncode, rows
+
+
 @pytest.fixture(scope="session")
 def devcloud() -> Iterator[dict[str, Any]]:
-    """connection_info() of a running devcloud."""
-    from kuntapilvi.devcloud import connection_info
+    """connection_info() of a running devcloud, with its host watcher running if it can."""
+    from kuntapilvi.devcloud import connection_info, watcherprocess
+    from kuntapilvi.devcloud.paths import Paths
 
-    started_here = run_cli("status").returncode != 0
-    if started_here:
+    code, before = _status_rows()
+    # Judged by Keystone, not by the exit code: a devcloud someone else runs, which only lacks
+    # a part (its watcher, a newer service), is completed by `up` below but never stopped here.
+    started_here = not before.get("keystone", {}).get("answering", False)
+    watcher_before = before.get(watcherprocess.NAME, {}).get("answering", False)
+    if code != 0:
         up = run_cli("up", timeout=UP_TIMEOUT)
         if up.returncode != 0:
             pytest.fail(f"`kuntapilvi devcloud up` failed:\n{up.stdout}\n{up.stderr}")
     info = connection_info()
     info["started_here"] = started_here
     yield info
-    if started_here and not os.environ.get("KUNTAPILVI_KEEP_DEVCLOUD"):
+    if os.environ.get("KUNTAPILVI_KEEP_DEVCLOUD"):
+        return
+    if started_here:
         run_cli("down")
+    elif not watcher_before:
+        # Leave a shared devcloud as found: no watcher, and none of the hosts it made.
+        watcherprocess.stop(Paths.default())
 
 
 @pytest.fixture(scope="session")
