@@ -225,8 +225,9 @@ def test_plan_has_the_baseline_then_the_cards_checks_per_server(
                               "units no failed systemd unit"], name  # fmt: skip
     assert "socket udp://0.0.0.0:123" in by_host["kajaani-time"]
     assert (
-        "command ldapsearch -x -LLL -H ldap://127.0.0.1 -b dc=kajaani,dc=kuntapilvi,dc=fi "
-        "-s one dn" in by_host["kajaani-directory"]
+        "command LDAPTLS_CACERT=/etc/ldap/tls/slapd.crt ldapsearch -x -ZZ -LLL "
+        "-H ldap://127.0.0.1 -b dc=kajaani,dc=kuntapilvi,dc=fi -s one dn"
+        in by_host["kajaani-directory"]
     )
     assert all(case.error is None for case in cases)
     assert len({c.id for c in cases}) == len(cases), "test ids must be unique"
