@@ -131,6 +131,10 @@ def test_deleted_server_loses_its_host_and_hand_made_hosts_stay() -> None:
     w, cloud, manager, _ = make([server()])
     w.poll()
     manager.add("by-hand")  # `devcloud hosts start`: no server id
+    deleting = server(user_data=None)  # its port is gone already, its server not yet
+    cloud.listed = [Server(**{**vars(deleting), "addresses": (), "task_state": "deleting"})]
+    w.poll()
+    assert manager.stopped == ["kajaani-print"] and w.retries == {}, "no rebuild on the way out"
     cloud.listed = [server(status="DELETED")]
     w.poll()
     assert manager.stopped == ["kajaani-print"]

@@ -33,6 +33,13 @@ class Server:
     user_id: str
     # Fixed addresses Nova reports; with the user data they decide whether a host is stale.
     addresses: tuple[str, ...]
+    task_state: str | None = None
+
+    @property
+    def gone(self) -> bool:
+        """Deleted, or being deleted: Neutron drops the port before Nova drops the server, and a
+        server that lost its address on the way out must not look like one to rebuild."""
+        return self.status in GONE_STATUSES or self.task_state == "deleting"
 
     @property
     def fingerprint(self) -> str:
@@ -82,6 +89,7 @@ def server_from_sdk(raw: Any) -> Server:
         key_name=raw.key_name or None,
         user_id=str(raw.user_id or ""),
         addresses=_fixed_addresses(raw.addresses),
+        task_state=getattr(raw, "task_state", None) or None,
     )
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from kuntapilvi.devcloud.servers import GONE_STATUSES, NoWiring, Server, Wiring
+from kuntapilvi.devcloud.servers import NoWiring, Server, Wiring
 from kuntapilvi.hosts import HostManager, HostsError
 from kuntapilvi.hosts.state import HostRecord, process_alive
 
@@ -99,7 +99,7 @@ class Watcher:
         self._write_status()
 
     def reconcile(self, servers: list[Server]) -> None:
-        present = {s.id: s for s in servers if s.status not in GONE_STATUSES}
+        present = {s.id: s for s in servers if not s.gone}
         for rec in self._our_records():
             if rec.server_id not in present:
                 self._stop(rec)
