@@ -313,3 +313,24 @@ def test_machine_that_cannot_run_hosts_gets_no_watcher(
 def test_watcher_that_should_run_and_does_not_is_a_fault(paths: Paths) -> None:
     st = watcherprocess.status(paths)
     assert not st.ok and "devcloud up" in st.summary()
+
+
+def test_down_stops_the_watcher_before_the_services(
+    paths: Paths, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kuntapilvi.devcloud import lifecycle
+
+    order: list[str] = []
+    monkeypatch.setattr(
+        watcherprocess, "stop", lambda p: (order.append("watcher"), (True, ["kajaani-print"]))[1]
+    )
+    monkeypatch.setattr(
+        lifecycle.processes, "stop_all", lambda pidfiles: (order.append("services"), [])[1]
+    )
+    result = lifecycle.down(paths)
+    assert order[0] == "watcher" and "services" in order
+    assert result.stopped[:1] == ["watcher"] and result.hosts == ["kajaani-print"]
+
+
+def test_stop_without_hosts_is_quiet(paths: Paths) -> None:
+    assert watcherprocess.stop(paths) == (False, [])
