@@ -31,7 +31,12 @@ def attach_floating_ips(
                 f"{owner._name}-{service.name}-assoc",  # type: ignore[attr-defined]
                 floating_ip=ctx.floating_ips[service.name][0].address,
                 port_id=servers[target].port.id,
-                opts=ctx.options(owner, scoped=False),
+                opts=pulumi.ResourceOptions.merge(
+                    ctx.options(owner, scoped=False),
+                    pulumi.ResourceOptions(
+                        depends_on=[n.router_interface for n in ctx.networks.values()]
+                    ),
+                ),
             )
 
 

@@ -33,6 +33,9 @@ class NetworkRefs:
     subnet_id: pulumi.Output[str]
     router_id: pulumi.Output[str]
     cidr: str
+    # Neutron refuses a floating address for a port until the router links its subnet to the
+    # external network, so associations wait for this.
+    router_interface: pulumi.Resource
 
 
 class TenantNetwork(pulumi.ComponentResource):
@@ -115,10 +118,10 @@ class TenantNetwork(pulumi.ComponentResource):
             tags=tags(tenant.stack, service),
             opts=self._child,
         )
-        openstack.networking.RouterInterface(
+        interface = openstack.networking.RouterInterface(
             f"{base}-router-if", router_id=router.id, subnet_id=subnet.id, opts=self._child
         )
-        return NetworkRefs(network.id, subnet.id, router.id, str(cidr))
+        return NetworkRefs(network.id, subnet.id, router.id, str(cidr), interface)
 
     def _baseline(self, service: Service) -> pulumi.Output[str]:
         tenant, args = self._args.tenant, self._args

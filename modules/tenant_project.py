@@ -63,17 +63,23 @@ class TenantProject(pulumi.ComponentResource):
             opts=child,
         )
         tiers = tenant.by_module("project.quota")
-        if tiers:
-            self._quotas(name, project.id, tiers[0])
-        self.project_id = project.id
+        quotas = self._quotas(name, project.id, tiers[0]) if tiers else []
+        # Everything built inside the project takes its id from here, so it waits for the
+        # quotas: Neutron refuses a quota below what is in use, and a router being created
+        # while the quota was set was seen counted twice ("limit 1 ... already used 2").
+        self.project_id = pulumi.Output.all(project.id, *[q.id for q in quotas]).apply(
+            lambda ids: ids[0]
+        )
         self.admin_group_id = group.id
         self.register_outputs({"project_id": project.id, "admin_group_id": group.id})
 
-    def _quotas(self, name: str, project_id: pulumi.Output[str], tier: Service) -> None:
+    def _quotas(
+        self, name: str, project_id: pulumi.Output[str], tier: Service
+    ) -> list[pulumi.CustomResource]:
         assert tier.size is not None and tier.size.quota is not None
         quota = tier.size.quota
         child = pulumi.ResourceOptions(parent=self)
-        openstack.compute.QuotaSetV2(
+        compute = openstack.compute.QuotaSetV2(
             f"{name}-quota-compute",
             project_id=project_id,
             instances=quota.instances,
@@ -81,7 +87,7 @@ class TenantProject(pulumi.ComponentResource):
             ram=quota.ram_gb * 1024,
             opts=child,
         )
-        openstack.blockstorage.QuoteSetV3(
+        volume = openstack.blockstorage.QuoteSetV3(
             f"{name}-quota-volume",
             project_id=project_id,
             volumes=quota.volumes,
@@ -89,7 +95,7 @@ class TenantProject(pulumi.ComponentResource):
             snapshots=quota.snapshots,
             opts=child,
         )
-        openstack.networking.QuotaV2(
+        network = openstack.networking.QuotaV2(
             f"{name}-quota-network",
             project_id=project_id,
             network=quota.networks,
@@ -101,3 +107,4 @@ class TenantProject(pulumi.ComponentResource):
             security_group_rule=quota.security_group_rules,
             opts=child,
         )
+        return [compute, volume, network]

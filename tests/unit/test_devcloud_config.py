@@ -78,6 +78,8 @@ def test_api_processes_bind_loopback(paths: Paths) -> None:
         argv = services.argv_for(service, paths)
         if service.kind == "api":
             assert argv[argv.index("--bind") + 1] == f"127.0.0.1:{service.port}"
+            # Keep-alive races with clients reusing a closing connection (reset on POST).
+            assert argv[argv.index("--keep-alive") + 1] == "0"
         if service.name == "epmd":
             # Socket activation: epmd opens no socket of its own (it would add [::1]).
             assert "-systemd" in argv[2] and "-address" not in argv

@@ -211,6 +211,10 @@ def argv_for(service: Service, paths: Paths, socket_fd: int = 3) -> list[str]:
             "--threads", "4",
             "--worker-class", "gthread",
             "--timeout", "120",
+            # No keep-alive: gunicorn closes an idle connection after 2 s, and a client that
+            # reuses it at that moment gets "connection reset by peer" on a POST it cannot
+            # retry (seen from the Pulumi provider against neutron-api).
+            "--keep-alive", "0",
             "--pythonpath", str(etc / "wsgi"),
             f"{wsgi_module_name(service)}:application",
         ]
