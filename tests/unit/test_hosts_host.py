@@ -73,3 +73,15 @@ def test_template_sources_use_machine_mirror() -> None:
         TemplateSpec("bookworm", DebianMirror("http://m.example/debian"), "amd64")
     )
     assert "security" not in no_sec
+
+
+def test_inotify_instance_limit_is_raised_never_lowered(tmp_path: Path) -> None:
+    from kuntapilvi.hosts.system import ensure_inotify_instances
+
+    limit, log = tmp_path / "max_user_instances", tmp_path / "hosts.log"
+    limit.write_text("128\n")
+    ensure_inotify_instances(log, 1024, limit)
+    assert limit.read_text() == "1024\n" and "raised from 128" in log.read_text()
+    limit.write_text("4096\n")
+    ensure_inotify_instances(log, 1024, limit)
+    assert limit.read_text() == "4096\n"

@@ -30,7 +30,7 @@ from kuntapilvi.hosts.names import (
 from kuntapilvi.hosts.paths import default_state_dir
 from kuntapilvi.hosts.seed import DEFAULT_ALLOWED_NET, Seed, parse_address, user_data_bytes
 from kuntapilvi.hosts.state import HostRecord, NetworkRecord, StateStore, process_alive
-from kuntapilvi.hosts.system import ensure_tools, require_root
+from kuntapilvi.hosts.system import ensure_inotify_instances, ensure_tools, require_root
 from kuntapilvi.hosts.template import TemplateSpec, build_template
 
 
@@ -185,6 +185,7 @@ class HostManager:
         log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text("")
         ensure_tools(log)
+        ensure_inotify_instances(log)
         template = build_template(self.spec)
         rec.template = template.path.name
         # The record goes to disk before anything is made, so a crash in between can be cleaned up.

@@ -50,6 +50,30 @@ def unavailable_reason() -> str | None:
     return None
 
 
+# Every host's systemd, journald, dbus and logind open inotify instances as uid 0 of this machine
+# (no user namespace), so all hosts share root's fs.inotify.max_user_instances, 128 by default.
+# About 20 office hosts exhaust it; systemd's path units then fail when they re-arm their watch
+# (systemd-ask-password-*.path), and the host reports "degraded". 1024 leaves room for ~100.
+INOTIFY_INSTANCES_MIN = 1024
+INOTIFY_INSTANCES = Path("/proc/sys/fs/inotify/max_user_instances")
+
+
+def ensure_inotify_instances(
+    log: Path, minimum: int = INOTIFY_INSTANCES_MIN, path: Path = INOTIFY_INSTANCES
+) -> None:
+    """Raise the machine's inotify instance limit to MINIMUM if it is lower (never lowers it)."""
+    try:
+        current = int(path.read_text())
+    except (OSError, ValueError):
+        return
+    if current >= minimum:
+        return
+    path.write_text(f"{minimum}\n")
+    _log_header(log, ["sysctl", f"fs.inotify.max_user_instances={minimum}"])
+    with log.open("a") as fh:
+        fh.write(f"raised from {current}: every host's systemd shares root's inotify instances\n")
+
+
 def _log_header(log: Path, cmd: Sequence[str]) -> None:
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("a") as fh:
