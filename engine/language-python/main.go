@@ -25,6 +25,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
@@ -69,6 +71,15 @@ func main() {
 	// when its stdin pipe closes or we are re-parented (watchEngine), and, as upstream's host
 	// does, when the engine stops answering health checks.
 	watchEngine(ctx, cancel, os.Stdin, os.Getppid, parentPollInterval)
+	// The engine stops a host by interrupting its process group, which holds the Python
+	// program too. Python may survive SIGINT (its gRPC threads keep it alive), so the host
+	// shuts down in order instead of dying at once: that kills the processes it started.
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-signals
+		cancel()
+	}()
 	go func() {
 		_ = rpcutil.Healthcheck(ctx, engineAddress, 5*time.Minute, cancel)
 	}()
