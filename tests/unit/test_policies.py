@@ -34,7 +34,7 @@ from tests.conftest import REPO
 PATHS = ProjectPaths(REPO)
 CATALOGUE = load_catalogue_facts(PATHS)
 TENANTS = ["espoo", "turku", "lahti", "kajaani", "oulunkaari"]
-KAJAANI = StackFacts("kajaani", "tenant")
+KAJAANI = StackFacts("kajaani", "tenant", frozenset(TENANTS))
 CENTRE = StackFacts("centre", "centre")
 
 
@@ -358,7 +358,11 @@ def test_a_provider_logging_in_to_another_project_is_a_violation() -> None:
         property_dependencies={"tenantId": (own.urn,)},
     )
     [violation] = own_project_only([own, provider], KAJAANI)
-    assert "'lahti'" in violation.message
+    assert "'lahti' of another tenant" in violation.message
+    admin = Resource(
+        PROVIDER, "kajaani-admin", urn("kajaani", PROVIDER, "a"), {"tenantName": "admin"}
+    )
+    assert own_project_only([own, admin], KAJAANI) == [], "the operator's own login is fine"
 
 
 # --- what pulumi-policy hands over ---------------------------------------------------------
@@ -377,3 +381,15 @@ def test_plain_turns_policy_proxies_into_data_with_computed_markers() -> None:
         "tags": ["a=b", COMPUTED],
         "nested": {"x": [1, {"y": COMPUTED}]},
     }
+
+
+def test_only_input_properties_name_the_project() -> None:
+    """An RBAC policy's projectId is its owner, filled in by the cloud (the operator's
+    project); what it opens, targetTenant, must be the own project."""
+    own = project()
+    rbac = "openstack:networking/rbacPolicyV2:RbacPolicyV2"
+    owner = in_project(rbac, "wan-rbac", "operator-project-id", (), field="projectId")
+    assert own_project_only([own, owner], KAJAANI) == []
+    shared_out = in_project(rbac, "wan-rbac", "lahti-project-id", (), field="targetTenant")
+    [violation] = own_project_only([own, shared_out], KAJAANI)
+    assert "targetTenant" in violation.message

@@ -13,6 +13,7 @@ from kuntapilvi.policies.resources import (
     CatalogueFacts,
     Resource,
     StackFacts,
+    input_params,
     tag_values,
 )
 
@@ -23,9 +24,14 @@ PROJECT = "openstack:identity/project:Project"
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
 PROVIDER = "pulumi:providers:openstack"
 
-# Properties that name the project a resource is created in (or, for an RBAC policy, the
-# project it opens a network to).
-PROJECT_FIELDS = ("tenantId", "projectId", "targetTenant")
+# Input properties that name the project a resource is created in (or, for an RBAC policy,
+# the project it opens a network to), engine name -> SDK name. Only inputs count: an RBAC
+# policy's projectId, say, is an output the cloud fills with its owner's (the operator's) project.
+PROJECT_FIELDS = {
+    "tenantId": "tenant_id",
+    "projectId": "project_id",
+    "targetTenant": "target_tenant",
+}
 # Resources that belong to the project of the token that creates them and have no property to
 # say otherwise: their provider must be scoped to the tenant's own project.
 OWNED_BY_TOKEN = (
@@ -196,7 +202,9 @@ def own_project_only(resources: list[Resource], stack: StackFacts) -> list[Viola
     by_urn = {r.urn: r for r in resources}
     scoped: dict[str, bool] = {}
     for r in resources:
-        for field in PROJECT_FIELDS:
+        for field, param in PROJECT_FIELDS.items():
+            if param not in input_params(r.type):
+                continue
             value = r.props.get(field)
             if value is None or value == "":
                 continue
@@ -213,16 +221,17 @@ def own_project_only(resources: list[Resource], stack: StackFacts) -> list[Viola
                     )
                 )
         if r.type == PROVIDER:
-            scoped[r.urn] = own.intersection(r.property_dependencies.get("tenantId", ())) != set()
+            # The tenant-scoped provider logs in to the own project by id. The admin provider
+            # logs in to the centre's operator project, which is fine for what it builds with
+            # an explicit project field; only another tenant's project is out of bounds.
+            scoped[r.urn] = bool(own.intersection(r.property_dependencies.get("tenantId", ())))
             name = r.props.get("tenantName")
-            if isinstance(name, str) and name and name != tenant:
+            if isinstance(name, str) and name != tenant and name in stack.tenants:
                 out.append(
                     Violation(
                         r.urn,
-                        (
-                            f"provider '{r.name}' logs in to project {name!r}; a tenant stack "
-                            f"works only in its own project {tenant}."
-                        ),
+                        f"provider '{r.name}' logs in to project {name!r} of another tenant; "
+                        f"a tenant stack works only in its own project {tenant}.",
                     )
                 )
     for r in resources:

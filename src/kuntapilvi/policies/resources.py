@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import importlib
+import inspect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,7 +12,7 @@ from typing import Any
 
 from kuntapilvi.catalogue import load_catalogue
 from kuntapilvi.project import ProjectPaths
-from kuntapilvi.stacks import CentreStack, TenantStack, load_stack, stack_path
+from kuntapilvi.stacks import CentreStack, TenantStack, load_stack, stack_files, stack_path
 from modules.centre import catalogue_flavors
 from modules.tags import PREFIX
 
@@ -80,6 +83,8 @@ class StackFacts:
     name: str
     kind: str
     """'tenant', 'centre', or 'unknown' when stacks/Pulumi.<name>.yaml does not load."""
+    tenants: frozenset[str] = frozenset()
+    """Every tenant stack of the project, this one included."""
 
 
 def load_catalogue_facts(paths: ProjectPaths) -> CatalogueFacts:
@@ -96,6 +101,9 @@ def load_catalogue_facts(paths: ProjectPaths) -> CatalogueFacts:
 def load_stack_facts(paths: ProjectPaths, name: str) -> StackFacts:
     path: Path = stack_path(paths, name)
     stack = load_stack(path, paths, []) if path.is_file() else None
+    tenants = frozenset(
+        s.name for f in stack_files(paths) if isinstance(s := load_stack(f, paths, []), TenantStack)
+    )
     kind = (
         "tenant"
         if isinstance(stack, TenantStack)
@@ -103,7 +111,7 @@ def load_stack_facts(paths: ProjectPaths, name: str) -> StackFacts:
         if isinstance(stack, CentreStack)
         else "unknown"
     )
-    return StackFacts(name=name, kind=kind)
+    return StackFacts(name=name, kind=kind, tenants=tenants)
 
 
 def known(value: Any) -> bool:
@@ -150,3 +158,23 @@ def _unwrapped(proxy: Any) -> Any:
         return proxy["__target"]
     except (KeyError, TypeError, IndexError):
         return proxy
+
+
+@functools.cache
+def input_params(type_token: str) -> frozenset[str]:
+    """The input properties (snake_case) of an OpenStack resource type, read from the pinned
+    pulumi_openstack SDK: the provider binary is built to that SDK's schema (install-engine
+    checks it), so this is what the program can set and the cloud API can store. Empty for
+    types that are not OpenStack resources."""
+    pkg, _, rest = type_token.partition(":")
+    if pkg != "openstack" or ":" not in rest:
+        return frozenset()
+    module_path, class_name = rest.split(":", 1)
+    group = module_path.split("/", 1)[0]
+    module = "pulumi_openstack" if group == "index" else f"pulumi_openstack.{group}"
+    try:
+        cls = getattr(importlib.import_module(module), class_name)
+        params = inspect.signature(cls._internal_init).parameters
+    except (ImportError, AttributeError, ValueError):
+        return frozenset()
+    return frozenset(params) - {"__self__", "resource_name", "opts", "__props__"}

@@ -3,10 +3,6 @@ tenant and its card, in the centre stack its region (modules/tags.py writes them
 
 from __future__ import annotations
 
-import functools
-import importlib
-import inspect
-
 from kuntapilvi.policies.resources import (
     CARD_TAG,
     CENTRE_TAG,
@@ -14,29 +10,16 @@ from kuntapilvi.policies.resources import (
     CatalogueFacts,
     Resource,
     StackFacts,
+    input_params,
     tag_values,
 )
 
 
-@functools.cache
 def labels_of(type_token: str) -> frozenset[str]:
     """Which of `tags` (Neutron, Nova, Keystone, Glance) and `metadata` (Cinder, Nova) the
-    resource type takes, read from the pinned pulumi_openstack SDK: the provider binary is
-    built to that SDK's schema (scripts/install-engine checks it), so this is what the cloud
-    API can store. Resources with neither (rules, role assignments, quotas, router interfaces,
-    keypairs, flavors...) have nothing to carry the tags on and are not judged."""
-    pkg, _, rest = type_token.partition(":")
-    if pkg != "openstack" or ":" not in rest:
-        return frozenset()
-    module_path, class_name = rest.split(":", 1)
-    group = module_path.split("/", 1)[0]
-    module = "pulumi_openstack" if group == "index" else f"pulumi_openstack.{group}"
-    try:
-        cls = getattr(importlib.import_module(module), class_name)
-        params = inspect.signature(cls._internal_init).parameters
-    except (ImportError, AttributeError, ValueError):
-        return frozenset()
-    return frozenset(p for p in ("tags", "metadata") if p in params)
+    resource type takes. Resources with neither (rules, role assignments, quotas, router
+    interfaces, keypairs, flavors...) have nothing to carry the facts on and are not judged."""
+    return input_params(type_token) & {"tags", "metadata"}
 
 
 def missing_labels(resource: Resource, stack: StackFacts, catalogue: CatalogueFacts) -> str | None:
