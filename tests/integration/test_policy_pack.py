@@ -120,13 +120,18 @@ def test_shipped_tenant_stacks_pass_the_pack(shipped: Project, stack: str) -> No
 def test_a_card_opening_ssh_to_the_world_is_stopped(
     devcloud: dict[str, Any], tmp_path: Path
 ) -> None:
-    """`kuntapilvi validate` lets a card open a port to the world (source: world); the pack is
-    what stops SSH from being one of them, whatever produced the rule."""
+    """`kuntapilvi validate` refuses a card that opens SSH to the world, so the rule here comes
+    from a code change instead (the firewall module widened to 0.0.0.0/0): the pack stops it
+    whatever produced it."""
     p = make_project(tmp_path / "project", devcloud)
-    card = p.root / "catalog/cards/network/baseline-firewall.yaml"
-    text = card.read_text()
-    assert "port: 22\n    source: management" in text
-    card.write_text(text.replace("port: 22\n    source: management", "port: 22\n    source: world"))
+    main = p.root / "__main__.py"
+    main.write_text(
+        "import modules.firewall as firewall\n"
+        "_sources = firewall.sources\n"
+        "firewall.sources = lambda port, *rest: (\n"
+        "    ['0.0.0.0/0'] if port.port == 22 else _sources(port, *rest)\n"
+        ")\n" + main.read_text()
+    )
     result = p.preview("kajaani")
     assert result.returncode != 0
     out = result.stdout
