@@ -34,11 +34,14 @@ class TenantProject(pulumi.ComponentResource):
         super().__init__("kuntapilvi:index:TenantProject", name, None, opts)
         tenant = args.tenant
         child = pulumi.ResourceOptions(parent=self)
+        tiers = tenant.by_module("project.quota")
         project = openstack.identity.Project(
             f"{name}-project",
             name=tenant.stack,
             description=f"{tenant.owner.name} ({tenant.owner.business_id})",
-            tags=tags(tenant.stack),
+            # The project exists for its quota tier's card, so it names that card like every
+            # other resource names the card it was made for (the policy pack checks this).
+            tags=tags(tenant.stack, tiers[0] if tiers else None),
             opts=child,
         )
         group = openstack.identity.GroupV3(
@@ -62,7 +65,6 @@ class TenantProject(pulumi.ComponentResource):
             role_id=args.admin_role_id,
             opts=child,
         )
-        tiers = tenant.by_module("project.quota")
         quotas = self._quotas(name, project.id, tiers[0]) if tiers else []
         # Everything built inside the project takes its id from here, so it waits for the
         # quotas: Neutron refuses a quota below what is in use, and a router being created

@@ -39,9 +39,10 @@ KUNTAPILVI_ROOT=$(cd "$(dirname "$_kp_here")/.." && pwd)
 KUNTAPILVI_CACHE=${KUNTAPILVI_CACHE:-$HOME/.cache/kuntapilvi}
 export KUNTAPILVI_ROOT KUNTAPILVI_CACHE
 
-# The pulumi pin, read from pyproject.toml ("pulumi==X.Y.Z").
-_kp_pulumi=$(sed -n 's/^[[:space:]]*"pulumi==\([0-9][0-9.]*\)".*/\1/p' "$KUNTAPILVI_ROOT/pyproject.toml" | head -n 1)
-KUNTAPILVI_ENGINE_BIN="$KUNTAPILVI_CACHE/engine/pulumi-v$_kp_pulumi/bin"
+# This checkout's engine folder: the pinned pulumi beside the language host built from this
+# checkout's engine/language-python (install-engine keeps one folder per version of it, so
+# worktrees never swap each other's host).
+KUNTAPILVI_ENGINE_BIN=$(python3 "$KUNTAPILVI_ROOT/scripts/install-engine" --print-bin-dir)
 export KUNTAPILVI_ENGINE_BIN
 case ":$PATH:" in
   *":$KUNTAPILVI_ENGINE_BIN:"*) ;;
@@ -78,4 +79,4 @@ fi
 if [ ! -x "$KUNTAPILVI_ENGINE_BIN/pulumi" ]; then
   echo "scripts/env.sh: no pulumi in $KUNTAPILVI_ENGINE_BIN yet: run scripts/install-engine" >&2
 fi
-unset _kp_here _kp_pulumi _kp_pass
+unset _kp_here _kp_pass

@@ -30,10 +30,12 @@ type host struct {
 	engineAddress string
 	root          string
 	execPath      string
+	// life ends when the host shuts down; the Python processes it runs are tied to it.
+	life context.Context
 }
 
-func newHost(engineAddress, root, execPath string) *host {
-	return &host{engineAddress: engineAddress, root: root, execPath: execPath}
+func newHost(life context.Context, engineAddress, root, execPath string) *host {
+	return &host{life: life, engineAddress: engineAddress, root: root, execPath: execPath}
 }
 
 // findExecutor locates pulumi-language-python-exec: the explicit path if given, else the file of
@@ -63,9 +65,18 @@ type pythonEnv struct {
 }
 
 func (e pythonEnv) environ(extra map[string]string) []string {
-	env := make([]string, 0, len(os.Environ())+len(extra)+3)
-	for _, kv := range os.Environ() {
-		name, _, _ := strings.Cut(kv, "=")
+	return e.environFrom(os.Environ(), extra)
+}
+
+// environFrom is base (KEY=value lines) with the virtualenv activated and extra set on top.
+func (e pythonEnv) environFrom(base []string, extra map[string]string) []string {
+	env := make([]string, 0, len(base)+len(extra)+3)
+	path := ""
+	for _, kv := range base {
+		name, value, _ := strings.Cut(kv, "=")
+		if name == "PATH" {
+			path = value
+		}
 		if _, overridden := extra[name]; overridden {
 			continue
 		}
@@ -77,7 +88,7 @@ func (e pythonEnv) environ(extra map[string]string) []string {
 	if e.virtualenv != "" {
 		env = append(env,
 			"VIRTUAL_ENV="+e.virtualenv,
-			"PATH="+filepath.Join(e.virtualenv, "bin")+string(os.PathListSeparator)+os.Getenv("PATH"))
+			"PATH="+filepath.Join(e.virtualenv, "bin")+string(os.PathListSeparator)+path)
 	}
 	for k, v := range extra {
 		env = append(env, k+"="+v)
@@ -459,6 +470,8 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 		return nil, err
 	}
 
+	ctx, stop := h.childContext(ctx)
+	defer stop()
 	cmd := exec.CommandContext(ctx, env.python, args...)
 	if req.GetPwd() != "" {
 		cmd.Dir = req.GetPwd()

@@ -11,7 +11,11 @@
 //     engine it needs resource plugin "openstack" at its own version).
 //   - Run: starts the interpreter on Pulumi's exec script (pulumi-language-python-exec, taken from
 //     the sdk/v3 module and installed next to this binary) with the flags that script parses.
+//   - RunPlugin: runs a Python plugin folder's __main__.py; this is how the engine starts a policy
+//     pack whose PulumiPolicy.yaml says `runtime: python` (see plugin.go).
 //   - GetProgramDependencies / About / InstallDependencies: small but honest versions.
+//
+// The host exits as soon as the engine that started it is gone (see lifetime.go).
 //
 // Everything else answers Unimplemented, which the engine tolerates for the calls above.
 package main
@@ -21,6 +25,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
@@ -57,11 +63,23 @@ func main() {
 		os.Exit(1)
 	}
 
-	host := newHost(engineAddress, *root, execPath)
-
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	// Exit when the engine goes away, so that no host outlives the CLI that started it.
+	host := newHost(ctx, engineAddress, *root, execPath)
+
+	// Exit when the engine goes away, so that no host outlives the CLI that started it: at once
+	// when its stdin pipe closes or we are re-parented (watchEngine), and, as upstream's host
+	// does, when the engine stops answering health checks.
+	watchEngine(ctx, cancel, os.Stdin, os.Getppid, parentPollInterval)
+	// The engine stops a host by interrupting its process group, which holds the Python
+	// program too. Python may survive SIGINT (its gRPC threads keep it alive), so the host
+	// shuts down in order instead of dying at once: that kills the processes it started.
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-signals
+		cancel()
+	}()
 	go func() {
 		_ = rpcutil.Healthcheck(ctx, engineAddress, 5*time.Minute, cancel)
 	}()
@@ -70,6 +88,9 @@ func main() {
 	go func() {
 		<-ctx.Done()
 		close(cancelServe)
+		// A graceful stop waits for calls in flight; their Python processes were killed with
+		// ctx, so this only guards against a call that does not notice.
+		time.AfterFunc(10*time.Second, func() { os.Exit(0) })
 	}()
 
 	handle, err := rpcutil.ServeWithOptions(rpcutil.ServeOptions{

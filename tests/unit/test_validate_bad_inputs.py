@@ -257,6 +257,17 @@ CASES = [
         "server.image",
     ),
     Case(
+        "card-ssh-to-world",
+        edit(
+            "catalog/cards/network/baseline-firewall.yaml",
+            "port: 22\n    source: management",
+            "port: 22\n    source: world",
+        ),
+        "card.admin-port-to-world",
+        "catalog/cards/network/baseline-firewall.yaml",
+        "ports[0].source",
+    ),
+    Case(
         "card-missing-field",
         edit("catalog/cards/office/print.yaml", "version: 1.0.0\n", ""),
         "schema.missing",

@@ -8,6 +8,7 @@ from kuntapilvi import findings as fnd
 from kuntapilvi import params as prm
 from kuntapilvi.catalogue import Catalogue
 from kuntapilvi.errors import Finding
+from kuntapilvi.policies.firewall import ADMIN_PORTS
 from kuntapilvi.schema.card import Lifecycle
 
 # Names a host check may use in {placeholders} besides the card's own parameters.
@@ -122,7 +123,30 @@ def check(cat: Catalogue) -> list[Finding]:
             )
         if card.host_checks is not None:
             out.extend(_check_placeholders(cat, card_id))
+        out.extend(_check_admin_ports(cat, card_id))
     out.extend(_check_cycles(cat))
+    return out
+
+
+def _check_admin_ports(cat: Catalogue, card_id: str) -> list[Finding]:
+    """The policy pack stops SSH/RDP to the world at preview; this says so at review time."""
+    out = []
+    card, doc = cat.cards[card_id], cat.card_docs[card_id]
+    for i, port in enumerate(card.ports):
+        if port.source != "world":
+            continue
+        for admin in ADMIN_PORTS:
+            if (port.protocol, port.port) == (admin.protocol, admin.port):
+                out.append(
+                    fnd.error(
+                        "card.admin-port-to-world",
+                        doc,
+                        ("ports", i, "source"),
+                        f"{port.protocol}/{port.port} ({admin.service}) is open to the world; "
+                        "the centre's policy admin-ports-closed-to-world refuses it.",
+                        "use source: management (the centre's admin network) or source: wan",
+                    )
+                )
     return out
 
 
