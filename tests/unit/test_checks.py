@@ -11,6 +11,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from typer.testing import CliRunner
@@ -38,14 +39,20 @@ from kuntapilvi.validate import validate
 OFFICE = ["file-share", "print", "mail-relay", "directory", "time"]
 
 
+def card_version(name: str) -> str:
+    card = Path(__file__).resolve().parents[2] / "catalog" / "cards" / "office" / f"{name}.yaml"
+    return str(yaml.safe_load(card.read_text())["version"])
+
+
 def kajaani_servers() -> dict[str, dict[str, str]]:
-    """What `pulumi stack output servers` gives for kajaani's office services."""
+    """What `pulumi stack output servers` gives for kajaani's office services, built from the
+    cards as they are now."""
     return {
         f"kajaani-{name}": {
             "address": f"10.72.0.{11 + i}",
             "service": name,
             "card": f"office.{name}",
-            "card_version": "1.0.0",
+            "card_version": card_version(name),
         }
         for i, name in enumerate(OFFICE)
     }
