@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -15,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
+REPO = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "kuntapilvi", "devcloud"]
 UP_TIMEOUT = 1800  # a cold start installs Debian packages and the service venv
 
@@ -87,3 +90,46 @@ def admin_conn(devcloud: dict[str, Any]) -> Any:
 @pytest.fixture
 def base_image(devcloud: dict[str, Any]) -> Path:
     return Path(devcloud["base_image"])
+
+
+def copy_project(root: Path, passphrase: str) -> dict[str, str]:
+    """A private copy of the project in `root` with its own file backend; returns the
+    environment that runs the real engine on it against devcloud.
+
+    Tests never touch the developer's stacks or the tracked stack files (Pulumi writes salts
+    into them)."""
+    for name in ("catalog", "stacks", "templates"):
+        shutil.copytree(REPO / name, root / name)
+    shutil.copy(REPO / "__main__.py", root / "__main__.py")
+    project = yaml.safe_load((REPO / "Pulumi.yaml").read_text())
+    project["runtime"]["options"]["virtualenv"] = str(REPO / ".venv")
+    (root / "Pulumi.yaml").write_text(yaml.safe_dump(project))
+    shell = subprocess.run(
+        ["bash", "-c", f". {REPO}/scripts/env.sh >/dev/null 2>&1 && env -0"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    env = dict(kv.split("=", 1) for kv in shell.stdout.split("\0") if "=" in kv)
+    state = root / ".state-pulumi"
+    state.mkdir()
+    env.update(
+        {
+            "PULUMI_BACKEND_URL": f"file://{state}",
+            "KUNTAPILVI_CLOUD": "devcloud",
+            "KUNTAPILVI_ROOT": str(root),
+            "PULUMI_CONFIG_PASSPHRASE": passphrase,
+        }
+    )
+    env.pop("PULUMI_CONFIG_PASSPHRASE_FILE", None)
+    # The program must reach devcloud through its own default, and ambient OS_* variables
+    # (an engineer's `eval "$(kuntapilvi devcloud env)"`) must not leak into the provider.
+    for key in [k for k in env if k.startswith("OS_")]:
+        env.pop(key)
+    return env
+
+
+@pytest.fixture(scope="session")
+def private_project() -> Callable[[Path, str], dict[str, str]]:
+    """copy_project, for fixtures that build their own project copies."""
+    return copy_project

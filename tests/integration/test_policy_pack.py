@@ -9,8 +9,8 @@ that holds only those outputs, imported into its private backend."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -55,32 +55,8 @@ class Project:
         return self.pulumi("preview", "--stack", stack, "--policy-pack", str(PACK))
 
 
-def make_project(root: Path, devcloud: dict[str, Any]) -> Project:
-    for name in ("catalog", "stacks", "templates"):
-        shutil.copytree(REPO / name, root / name)
-    shutil.copy(REPO / "__main__.py", root / "__main__.py")
-    project = yaml.safe_load((REPO / "Pulumi.yaml").read_text())
-    project["runtime"]["options"]["virtualenv"] = str(REPO / ".venv")
-    (root / "Pulumi.yaml").write_text(yaml.safe_dump(project))
-    shell = subprocess.run(
-        ["bash", "-c", f". {REPO}/scripts/env.sh >/dev/null 2>&1 && env -0"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    env = dict(kv.split("=", 1) for kv in shell.stdout.split("\0") if "=" in kv)
-    (root / ".state-pulumi").mkdir()
-    env.update(
-        {
-            "PULUMI_BACKEND_URL": f"file://{root / '.state-pulumi'}",
-            "KUNTAPILVI_CLOUD": "devcloud",
-            "KUNTAPILVI_ROOT": str(root),
-            "PULUMI_CONFIG_PASSPHRASE": "policy-tests",
-        }
-    )
-    env.pop("PULUMI_CONFIG_PASSPHRASE_FILE", None)
-    for key in [k for k in env if k.startswith("OS_")]:
-        env.pop(key)
+def make_project(root: Path, private_project: Callable[[Path, str], dict[str, str]]) -> Project:
+    env = private_project(root, "policy-tests")
     p = Project(root, env)
     model = validate(ProjectPaths(root), ["kajaani"]).model
     deployment = {
@@ -105,8 +81,12 @@ def make_project(root: Path, devcloud: dict[str, Any]) -> Project:
 
 
 @pytest.fixture(scope="module")
-def shipped(devcloud: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Project:
-    return make_project(tmp_path_factory.mktemp("policy-shipped"), devcloud)
+def shipped(
+    devcloud: dict[str, Any],
+    tmp_path_factory: pytest.TempPathFactory,
+    private_project: Callable[[Path, str], dict[str, str]],
+) -> Project:
+    return make_project(tmp_path_factory.mktemp("policy-shipped"), private_project)
 
 
 @pytest.mark.parametrize("stack", TENANTS)
@@ -118,12 +98,14 @@ def test_shipped_tenant_stacks_pass_the_pack(shipped: Project, stack: str) -> No
 
 
 def test_a_card_opening_ssh_to_the_world_is_stopped(
-    devcloud: dict[str, Any], tmp_path: Path
+    devcloud: dict[str, Any],
+    tmp_path: Path,
+    private_project: Callable[[Path, str], dict[str, str]],
 ) -> None:
     """`kuntapilvi validate` refuses a card that opens SSH to the world, so the rule here comes
     from a code change instead (the firewall module widened to 0.0.0.0/0): the pack stops it
     whatever produced it."""
-    p = make_project(tmp_path / "project", devcloud)
+    p = make_project(tmp_path / "project", private_project)
     main = p.root / "__main__.py"
     main.write_text(
         "import modules.firewall as firewall\n"
@@ -143,10 +125,14 @@ def test_a_card_opening_ssh_to_the_world_is_stopped(
     assert "catalog/cards/network/baseline-firewall.yaml" in out
 
 
-def test_up_with_the_pack_enforcing(devcloud: dict[str, Any], tmp_path: Path) -> None:
+def test_up_with_the_pack_enforcing(
+    devcloud: dict[str, Any],
+    tmp_path: Path,
+    private_project: Callable[[Path, str], dict[str, str]],
+) -> None:
     """A tiny tenant (project, admins' group, roles, quotas, keypair) goes up and comes down
     with the mandatory pack loaded, so the policies also run on real, known values."""
-    p = make_project(tmp_path / "project", devcloud)
+    p = make_project(tmp_path / "project", private_project)
     (p.root / "stacks/Pulumi.policytest.yaml").write_text(
         yaml.safe_dump(
             {

@@ -6,16 +6,14 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import json
-import shutil
 import subprocess
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from kuntapilvi.devcloud import watcherprocess
 from kuntapilvi.devcloud.paths import Paths
@@ -30,8 +28,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 class Stacks:
-    """A private copy of the project with its own Pulumi state, so tests never touch the
-    developer's stacks or the tracked stack files (Pulumi writes salts into them)."""
+    """A private copy of the project (conftest.copy_project) and pulumi commands on it."""
 
     def __init__(self, root: Path, env: dict[str, str]) -> None:
         self.root = root
@@ -77,48 +74,23 @@ HOSTS_READY_TIMEOUT = 900
 
 
 @pytest.fixture(scope="module")
-def stacks(devcloud: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stacks]:
+def stacks(
+    devcloud: dict[str, Any],
+    tmp_path_factory: pytest.TempPathFactory,
+    private_project: Callable[[Path, str], dict[str, str]],
+) -> Iterator[Stacks]:
     root = tmp_path_factory.mktemp("project")
-    for name in ("catalog", "stacks", "templates"):
-        shutil.copytree(REPO / name, root / name)
-    shutil.copy(REPO / "__main__.py", root / "__main__.py")
-    project = yaml.safe_load((REPO / "Pulumi.yaml").read_text())
-    project["runtime"]["options"]["virtualenv"] = str(REPO / ".venv")
-    (root / "Pulumi.yaml").write_text(yaml.safe_dump(project))
-    shell = subprocess.run(
-        ["bash", "-c", f". {REPO}/scripts/env.sh >/dev/null 2>&1 && env -0"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    env = dict(kv.split("=", 1) for kv in shell.stdout.split("\0") if "=" in kv)
-    state = root / ".state-pulumi"
-    state.mkdir()
-    env.update(
-        {
-            "PULUMI_BACKEND_URL": f"file://{state}",
-            "KUNTAPILVI_CLOUD": "devcloud",
-            "KUNTAPILVI_ROOT": str(root),
-            "PULUMI_CONFIG_PASSPHRASE": "devcloud-tests",
-        }
-    )
-    env.pop("PULUMI_CONFIG_PASSPHRASE_FILE", None)
-    # The program must reach devcloud through its own default, and ambient OS_* variables
-    # (an engineer's `eval "$(kuntapilvi devcloud env)"`) must not leak into the provider.
-    for key in [k for k in env if k.startswith("OS_")]:
-        env.pop(key)
+    env = private_project(root, "devcloud-tests")
     s = Stacks(root, env)
     timings: dict[str, dict[str, float]] = {}
     try:
         # The centre first (external networks, WAN, flavors, images), then every tenant.
         for stack in ("centre", *TENANTS):
-            started = time.monotonic()
             s.up(stack)
-            up_s = time.monotonic() - started
             started = time.monotonic()
             s.pulumi("up", "--stack", stack, "--yes", "--skip-preview", "--expect-no-changes")
             timings[stack] = {
-                "up_s": round(up_s, 1),
+                "up_s": round(s.up_seconds[stack], 1),
                 "noop_up_s": round(time.monotonic() - started, 1),
             }
         REPORT.parent.mkdir(parents=True, exist_ok=True)
