@@ -149,9 +149,10 @@ def start_service(name: str, paths: Paths) -> str | None:
             name, svc.argv_for(service, paths), env=svc.env_for(service, paths),
             log=paths.log(name), pidfile=pidfile, cwd=paths.state,
         )
-    if service.kind == "worker":
+    if service.kind == "worker" and service.port is None:
         # Workers open no port; catch an immediate crash (bad config, missing module) here,
-        # later readiness comes from their service records.
+        # later readiness comes from their service records. One that serves a port
+        # (designate-mdns) is waited for below like any other.
         time.sleep(WORKER_SETTLE)
         if proc.poll() is not None:
             raise DevcloudError(f"{name} exited during start-up (exit code {proc.returncode}).",
@@ -211,14 +212,6 @@ def _volume_ready(ctx: Context) -> str | None:
     _wait("cinder-volume reporting up", lambda: bootstrap.volume_service_up(ctx),
           "cinder-volume", ctx, watch=("cinder-volume", "cinder-scheduler"))
     return None
-
-
-def _dns_ready(ctx: Context) -> str | None:
-    # mdns opens its port a few seconds after its process starts; named transfers from it.
-    mdns = svc.BY_NAME["designate-mdns"]
-    _wait("designate-mdns answering", lambda: st.answers(mdns, ctx.paths), "designate-mdns",
-          ctx, watch=("designate-mdns", "designate-central"))
-    return bootstrap.update_dns_pool(ctx)
 
 
 def _schema(ctx: Context, owner: str) -> str | None:
@@ -302,7 +295,7 @@ def up_steps(ctx: Context) -> list[Step]:
         Step("designate-producer", start("designate-producer"),
              after=("designate schema", "rabbitmq")),
         Step("designate-mdns", start("designate-mdns"), after=("designate schema", "rabbitmq")),
-        Step("dns pool", lambda: _dns_ready(ctx),
+        Step("dns pool", lambda: bootstrap.update_dns_pool(ctx),
              after=("designate-central", "designate-mdns", "designate-worker", "named"),
              log=p.log("designate-manage")),
         # The watcher survives the APIs being down, but starting it before they answer would
