@@ -29,6 +29,9 @@ def check_context(model: Model, tenant: Tenant, service: Service) -> dict[str, A
         "smarthost_host": host,
         "smarthost_port": port or "25",
         "hostname": service.name,
+        # The size's capacities, for host_checks.mounts (not {placeholders}: see catalogue_rules).
+        "data_gb": service.size.data_gb if service.size is not None else None,
+        "disk_gb": service.size.disk_gb if service.size is not None else None,
     }
 
 
@@ -65,6 +68,4 @@ def userdata_context(model: Model, tenant: Tenant, service: Service) -> dict[str
         "smarthost_port": checks["smarthost_port"],
         "base_dn": checks["base_dn"],
         "ntp_servers": list(model.centre.ntp_servers),
-        # The size's data volume, for services that report it as their capacity (file share).
-        "data_gb": service.size.data_gb if service.size is not None else None,
     }

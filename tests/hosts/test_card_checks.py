@@ -24,6 +24,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from kuntapilvi.hosts import HostInfo, HostManager
+from kuntapilvi.hosts import volumes as vols
+from kuntapilvi.hosts.volumes import VolumeSpec
 from kuntapilvi.project import ProjectPaths
 from kuntapilvi.render import environment, render
 from kuntapilvi.servicecontext import server_name, userdata_context
@@ -40,6 +42,7 @@ GATEWAY = "10.72.0.1"
 NETWORK = "net-kajaani-office"
 FIRST_HOST = 11  # 10.72.0.11 ... one per office card, in the stack's order
 BROKEN = ("kajaani-print-broken", "10.72.0.16")
+SHARE_VOLUME = "5e1f0c1a-7d3b-4e59-9a0b-6c2d8f4e1a37"  # as Cinder would name it
 
 
 def _centre_key(directory: Path) -> tuple[Path, str]:
@@ -61,6 +64,8 @@ class Booted:
         self.infos: dict[str, HostInfo] = {}
         self.servers: dict[str, dict[str, str]] = {}  # like the stack's `servers` output
         self.key = Path()
+        self.user_data: dict[str, str] = {}
+        self.share: tuple[str, VolumeSpec] = ("", VolumeSpec(SHARE_VOLUME, 1, "/dev/vdb"))
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +86,10 @@ def booted(manager: HostManager, tmp_path_factory: pytest.TempPathFactory) -> Bo
             ctx["ssh_keys"] = [public]
             name, address = server_name(tenant, service), f"10.72.0.{FIRST_HOST + i}"
             specs.append((name, address, render(REPO.templates, service.card.server.template, ctx)))
+            b.user_data[name] = specs[-1][2]
+            if service.size is not None and service.size.data_gb:
+                # Nova attaches the data volume after the server is ACTIVE; so does the test.
+                b.share = (name, VolumeSpec(SHARE_VOLUME, service.size.data_gb, "/dev/vdb"))
             b.servers[name] = {
                 "address": address,
                 "service": service.name,
@@ -96,6 +105,8 @@ def booted(manager: HostManager, tmp_path_factory: pytest.TempPathFactory) -> Bo
     b.started = time.monotonic()
     for name, address, user_data in specs:
         manager.ensure_host(name, f"{address}/24", GATEWAY, NETWORK, user_data, wait=False)
+    assert b.share[0], "kajaani's file share has a data volume"
+    manager.sync_volumes(b.share[0], [b.share[1]])
     with ThreadPoolExecutor(len(specs)) as pool:
         infos = list(pool.map(lambda s: manager.wait_ready(s[0], timeout=900), specs))
     b.infos = {i.name: i for i in infos}
@@ -184,3 +195,42 @@ def test_broken_print_template_fails_the_right_checks(
     # The same, readable, in the command's own report.
     assert "FAIL" in done.stdout and "scheduler is not running" in done.stdout
     assert done.stdout.rstrip().splitlines()[-1].endswith(" passed, 3 failed")
+
+
+def test_file_share_keeps_its_data_on_a_new_server_and_grows_with_its_volume(
+    booted: Booted, manager: HostManager, tmp_path: Path
+) -> None:
+    """The share is on the data volume: a replaced server (a new host, fresh root disk) gets the
+    same volume and finds the files on it, not a new empty filesystem; an extended volume grows
+    the filesystem at boot. The card's size check then sees a share larger than its size."""
+    name, volume = booted.share
+    address = booted.servers[name]["address"]
+    rc, _, err = manager.run(name, "echo 'pöytäkirja 1/2026' > /srv/samba/yhteiset/pk.txt && sync")
+    assert rc == 0, err
+    manager.stop_host(name)
+    backing = vols.backing_file(manager.state_dir, volume.volume_id)
+    assert backing.is_file() and vols.loops_for(backing) == []  # kept, but no longer bound
+    grown = VolumeSpec(volume.volume_id, volume.size_gb + 50, volume.device)
+    manager.ensure_host(name, f"{address}/24", GATEWAY, NETWORK, booted.user_data[name],
+                        wait=False)  # fmt: skip
+    manager.sync_volumes(name, [grown])
+    info = manager.wait_ready(name, timeout=900)
+    assert info.cloud_init_status == "done", f"see {info.console_log}"
+    look = ("cat /srv/samba/yhteiset/pk.txt; findmnt -bnro SIZE --mountpoint /srv/samba; "
+            "journalctl -u kuntapilvi-data-volume --no-pager -o cat")  # fmt: skip
+    rc, out, err = manager.run(name, look)
+    assert rc == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "pöytäkirja 1/2026"
+    size_gib = int(lines[1]) / 1024**3
+    assert volume.size_gb < size_gib <= grown.size_gb, out
+    assert "formatted" not in out and "(kp-fileshare) mounted at /srv/samba" in out, out
+    inventory = tmp_path / "servers.json"
+    inventory.write_text(json.dumps({name: booted.servers[name]}))
+    done, suite = _check(["--inventory", str(inventory), "--hosts-state", str(manager.state_dir)],
+                         tmp_path)  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    failed = [c for c in suite.iter("testcase") if c.find("failure") is not None]
+    assert [c.get("name", "").split("[", 1)[1] for c in failed] == [f"{name}:mount /srv/samba]"]
+    message = failed[0].find("failure").get("message", "")  # type: ignore[union-attr]
+    assert f"not {volume.size_gb} GiB" in message and "$ df -h /srv/samba" in done.stdout

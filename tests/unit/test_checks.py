@@ -174,6 +174,12 @@ def test_card_checks_fill_placeholders_and_take_sockets_from_ports(model) -> Non
     assert listing.spec["stdout_contains"] == "yhteiset"
     nmbd = next(c for c in checks if c.target == "systemctl is-enabled nmbd")
     assert nmbd.spec["exit_status"] == 1
+    # The share's volume: as large as the service's size says (kajaani's file share is S).
+    [mount] = [c for c in checks if c.kind == "mount"]
+    size = model.cards["office.file-share"].sizes["S"].data_gb
+    assert mount.spec == {"path": "/srv/samba", "filesystem": "ext4", "size_gib": size}
+    with pytest.raises(PlaceholderError, match="as large as data_gb"):
+        card_checks(model.cards["office.file-share"], {**host.context, "data_gb": None})
 
 
 def test_every_server_card_expands_for_every_tenant(repo_paths: ProjectPaths) -> None:

@@ -16,10 +16,19 @@ from typer.testing import CliRunner
 from kuntapilvi.cli import app
 from kuntapilvi.devcloud import watcherprocess
 from kuntapilvi.devcloud.paths import Paths
-from kuntapilvi.devcloud.servers import NoWiring, Server, Wiring, server_from_sdk, wiring_from_ports
+from kuntapilvi.devcloud.servers import (
+    NoWiring,
+    Server,
+    Volume,
+    Wiring,
+    server_from_sdk,
+    volume_from_sdk,
+    wiring_from_ports,
+)
 from kuntapilvi.devcloud.watcher import RETRY_FIRST_S, Watcher
 from kuntapilvi.hosts import HostsError
 from kuntapilvi.hosts.state import HostRecord, process_start_time
+from kuntapilvi.hosts.volumes import VolumeSpec
 
 ALIVE = (os.getpid(), process_start_time(os.getpid()) or 0)
 
@@ -36,11 +45,15 @@ class FakeCloud:
         self.fail_list: Exception | None = None
         self.fail_wiring: Exception | None = None
         self.resets = 0
+        self.volume_list: list[Volume] = []
 
     def servers(self) -> list[Server]:
         if self.fail_list is not None:
             raise self.fail_list
         return list(self.listed)
+
+    def volumes(self) -> list[Volume]:
+        return list(self.volume_list)
 
     def wiring(self, s: Server) -> Wiring:
         self.wirings.append(s.id)
@@ -67,6 +80,9 @@ class FakeManager:
         self.stopped: list[str] = []
         self.fail: Exception | None = None
         self.store = SimpleNamespace(hosts=lambda: list(self.records.values()))
+        self.volume_calls: list[tuple[str, list[VolumeSpec]]] = []
+        self.fail_volumes: Exception | None = None
+        self.known_volumes: list[set[str]] = []
 
     def add(self, name: str, server_id: str = "", alive: bool = True) -> HostRecord:
         pid, start = ALIVE if alive else (0, 0)
@@ -91,6 +107,17 @@ class FakeManager:
     def stop_host(self, name: str) -> bool:
         self.stopped.append(name)
         return self.records.pop(name, None) is not None
+
+    def sync_volumes(self, name: str, volumes: list[VolumeSpec]) -> bool:
+        self.volume_calls.append((name, list(volumes)))
+        if self.fail_volumes is not None:
+            raise self.fail_volumes
+        self.records[name].volumes = {v.volume_id: v.as_record() for v in volumes}
+        return True
+
+    def prune_volumes(self, known: set[str]) -> list[str]:
+        self.known_volumes.append(known)
+        return []
 
 
 class Clock:
@@ -220,6 +247,63 @@ def test_renamed_server_gets_its_host_under_the_new_name() -> None:
     cloud.listed = [server(name="kajaani-print-2")]
     w.poll()
     assert manager.stopped == ["kajaani-print"] and set(manager.records) == {"kajaani-print-2"}
+
+
+VOLUME = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+
+
+def test_attached_volume_is_plugged_into_the_running_host_and_unplugged_when_detached() -> None:
+    w, cloud, manager, _ = make([server()])
+    cloud.volume_list = [Volume(VOLUME, 1000, (("s1", "/dev/sdb"),))]
+    w.poll()
+    assert manager.started and manager.volume_calls == [
+        ("kajaani-print", [VolumeSpec(VOLUME, 1000, "/dev/sdb")])
+    ]
+    w.poll()  # the host has it already: nothing to do
+    assert len(manager.volume_calls) == 1
+    cloud.volume_list = [Volume(VOLUME, 2000, (("s1", "/dev/sdb"),))]  # extended in Cinder
+    w.poll()
+    assert manager.volume_calls[-1] == ("kajaani-print", [VolumeSpec(VOLUME, 2000, "/dev/sdb")])
+    cloud.volume_list = [Volume(VOLUME, 2000)]  # detached, kept
+    w.poll()
+    assert manager.volume_calls[-1] == ("kajaani-print", [])
+    assert manager.known_volumes[-1] == {VOLUME}
+    cloud.volume_list = []  # deleted: its file may go
+    w.poll()
+    assert manager.known_volumes[-1] == set()
+
+
+def test_volume_still_attaching_or_on_a_server_without_host_waits() -> None:
+    w, cloud, manager, _ = make([server(status="BUILD")])
+    cloud.volume_list = [Volume(VOLUME, 10, (("s1", ""),)), Volume("v2", 10, (("s9", "/dev/vdb"),))]
+    w.poll()
+    assert manager.volume_calls == []
+
+
+def test_failed_volume_attach_is_retried_later(caplog: Any) -> None:
+    w, cloud, manager, clock = make([server()])
+    cloud.volume_list = [Volume(VOLUME, 10, (("s1", "/dev/vdb"),))]
+    manager.fail_volumes = HostsError("no loop device free")
+    w.poll()
+    assert "could not attach its volumes (no loop device free); retrying in 10 s" in caplog.text
+    w.poll()
+    assert len(manager.volume_calls) == 1  # not before its time
+    manager.fail_volumes = None
+    clock.now += RETRY_FIRST_S
+    w.poll()
+    assert len(manager.volume_calls) == 2
+    assert manager.records["kajaani-print"].volumes == {
+        VOLUME: {"size_gb": 10, "device": "/dev/vdb"}
+    }
+
+
+def test_volume_from_sdk_keeps_attachments_with_a_server() -> None:
+    raw = SimpleNamespace(id=VOLUME, size=200, attachments=[
+        {"server_id": "s1", "device": "/dev/sdb", "attachment_id": "a1"},
+        {"server_id": None, "device": None},
+    ])  # fmt: skip
+    assert volume_from_sdk(raw) == Volume(VOLUME, 200, (("s1", "/dev/sdb"),))
+    assert volume_from_sdk(SimpleNamespace(id="v", size=1, attachments=None)).attachments == ()
 
 
 def test_status_file_reports_counts(tmp_path: Path) -> None:

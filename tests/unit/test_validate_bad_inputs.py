@@ -268,6 +268,27 @@ CASES = [
         "ports[0].source",
     ),
     Case(
+        "mount-larger-than-a-size-says",
+        edit(
+            "catalog/cards/office/print.yaml",
+            "\n  commands:",
+            "\n  mounts: [{path: /var/spool/cups, size: data_gb}]\n  commands:",
+        ),
+        "schema.value_error",
+        "catalog/cards/office/print.yaml",
+    ),
+    Case(
+        "mount-size-unknown",
+        edit(
+            "catalog/cards/office/file-share.yaml",
+            "size: data_gb}",
+            "size: data}",
+        ),
+        "schema.literal_error",
+        "catalog/cards/office/file-share.yaml",
+        "host_checks.mounts[0].size",
+    ),
+    Case(
         "card-missing-field",
         edit("catalog/cards/office/print.yaml", "version: 1.0.0\n", ""),
         "schema.missing",

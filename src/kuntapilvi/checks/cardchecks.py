@@ -16,7 +16,7 @@ from kuntapilvi.schema.card import Card
 
 # Order of a host's checks: what makes later checks meaningful comes first.
 BASELINE_KINDS = ("reachable", "cloud-init", "units")
-CARD_KINDS = ("package", "service", "socket", "file", "command")
+CARD_KINDS = ("package", "service", "socket", "file", "mount", "command")
 
 
 class PlaceholderError(ValueError):
@@ -85,6 +85,16 @@ def card_checks(card: Card, context: Mapping[str, Any]) -> list[Check]:
             "contains": [fill(c, context) for c in f.contains],
         }
         checks.append(Check("file", path, spec))
+    for m in hc.mounts:
+        path = fill(m.path, context)
+        size_gib = None
+        if m.size is not None:
+            if context.get(m.size) is None:
+                raise PlaceholderError(f"mount {path} is as large as {m.size}, which the "
+                                       "service's size does not set")  # fmt: skip
+            size_gib = int(context[m.size])
+        checks.append(Check("mount", path, {"path": path, "filesystem": m.filesystem,
+                                            "size_gib": size_gib}))  # fmt: skip
     for c in hc.commands:
         run = fill(c.run, context)
         spec = {

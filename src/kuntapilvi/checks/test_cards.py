@@ -120,6 +120,34 @@ def _file(host: Any, case: Case) -> None:
         _fail(f"{path}: " + "; ".join(problems), *parts)
 
 
+# ext4 keeps up to a few percent of a volume for its journal and inode tables.
+MOUNT_SIZE_SLACK = 0.05
+
+
+def _mount(host: Any, case: Case) -> None:
+    spec = case.check.spec
+    path = spec["path"]
+    r = host.run("findmnt --bytes --noheadings --raw --output SOURCE,FSTYPE,SIZE --mountpoint %s",
+                 path)  # fmt: skip
+    if r.rc != 0 or not r.stdout.strip():
+        under = host.run("findmnt --target %s", path)
+        _fail(f"{path} is not a mount point: what is there lives on the filesystem below",
+              _shown(f"findmnt --target {path}", under))  # fmt: skip
+    source, fstype, size = r.stdout.split()[:3]
+    problems = []
+    if spec.get("filesystem") and fstype != spec["filesystem"]:
+        problems.append(f"filesystem is {fstype}, not {spec['filesystem']}")
+    gib = spec.get("size_gib")
+    if gib is not None:
+        have = int(size) / 1024**3
+        if not gib * (1 - MOUNT_SIZE_SLACK) <= have <= gib:
+            problems.append(f"size is {have:.1f} GiB, not {gib} GiB (up to "
+                            f"{MOUNT_SIZE_SLACK:.0%} less for metadata)")  # fmt: skip
+    if problems:
+        df = host.run("df -h %s", path)
+        _fail(f"{path} ({source}): " + "; ".join(problems), _shown(f"df -h {path}", df))
+
+
 def _command(host: Any, case: Case) -> None:
     spec = case.check.spec
     r = host.run(spec["run"])
@@ -141,6 +169,7 @@ CHECKS: dict[str, Callable[[Any, Case], None]] = {
     "service": _service,
     "socket": _socket,
     "file": _file,
+    "mount": _mount,
     "command": _command,
 }
 

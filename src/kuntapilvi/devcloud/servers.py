@@ -1,8 +1,9 @@
 """What the host watcher needs to know about devcloud's servers, read as admin from the APIs.
 
 One Nova list call per poll gives every server of every project with its status and user data
-(microversion 2.3 and later show `OS-EXT-SRV-ATTR:user_data` to admins); Neutron is only asked
-for a server's port and subnet when its host has to be (re)made.
+(microversion 2.3 and later show `OS-EXT-SRV-ATTR:user_data` to admins), and one Cinder list call
+every volume with its size and attachments; Neutron is only asked for a server's port and subnet
+when its host has to be (re)made.
 """
 
 from __future__ import annotations
@@ -47,6 +48,25 @@ class Server:
         digest = hashlib.sha256(self.user_data or b"")
         digest.update(",".join([self.name, *sorted(self.addresses)]).encode())
         return digest.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Volume:
+    """A Cinder volume as the watcher sees it: its size and where it is attached."""
+
+    id: str
+    size_gb: int
+    # (server id, device name Nova reported) per attachment.
+    attachments: tuple[tuple[str, str], ...] = ()
+
+
+def volume_from_sdk(raw: Any) -> Volume:
+    attachments = tuple(
+        (str(a.get("server_id") or ""), str(a.get("device") or ""))
+        for a in (raw.attachments or ())
+        if a.get("server_id")
+    )
+    return Volume(str(raw.id), int(raw.size or 0), attachments)
 
 
 @dataclass(frozen=True)
@@ -126,6 +146,10 @@ class Cloud:
 
     def servers(self) -> list[Server]:
         return [server_from_sdk(s) for s in self.conn.compute.servers(all_projects=True)]
+
+    def volumes(self) -> list[Volume]:
+        """Every project's volumes, with their attachments, in one Cinder call."""
+        return [volume_from_sdk(v) for v in self.conn.block_storage.volumes(all_projects=True)]
 
     def project_name(self, project_id: str) -> str:
         if project_id not in self._projects:

@@ -5,7 +5,8 @@ file and log (watcherprocess.py). Every few seconds it lists all projects' serve
 brings the hosts in line through HostManager: a server that is ACTIVE and has no host (or a host
 made from other user data or another address) gets one, booting its own user data; a host whose
 server is deleted is stopped and removed. A failure with one server is logged and retried later,
-with growing pauses; it never ends the watcher.
+with growing pauses; it never ends the watcher. Volumes attached to a server are hot-plugged into
+its running host (hosts/volumes.py), and their files go when Cinder deletes them.
 
 Stopping the watcher leaves its hosts running: a restarted watcher adopts them (ensure_host is
 idempotent), and `devcloud down` stops them itself after the watcher.
@@ -25,9 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from kuntapilvi.devcloud.servers import NoWiring, Server, Wiring
+from kuntapilvi.devcloud.servers import NoWiring, Server, Volume, Wiring
 from kuntapilvi.hosts import HostManager, HostsError
 from kuntapilvi.hosts.state import HostRecord, process_alive
+from kuntapilvi.hosts.volumes import VolumeSpec
 
 log = logging.getLogger("kuntapilvi.devcloud.watcher")
 
@@ -42,6 +44,7 @@ READY_TIMEOUT_S = 900.0
 
 class CloudView(Protocol):
     def servers(self) -> list[Server]: ...
+    def volumes(self) -> list[Volume]: ...
     def wiring(self, server: Server) -> Wiring: ...
     def project_name(self, project_id: str) -> str: ...
     def public_keys(self, server: Server) -> tuple[str, ...]: ...
@@ -82,6 +85,7 @@ class Watcher:
     def poll(self) -> None:
         try:
             servers = self.cloud.servers()
+            volumes = self.cloud.volumes()
         except Exception as exc:  # any API or connection failure: say it once, keep polling
             message = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
             if message != self.cloud_error:
@@ -96,6 +100,7 @@ class Watcher:
             self.cloud_error = None
         self.servers_seen = len(servers)
         self.reconcile(servers)
+        self.sync_volumes(volumes)
         self._write_status()
 
     def reconcile(self, servers: list[Server]) -> None:
@@ -131,6 +136,45 @@ class Watcher:
                 continue
             if self._start(server, keep_retry=died):
                 by_name = {r.name: r for r in self.manager.store.hosts()}
+
+    def sync_volumes(self, volumes: list[Volume]) -> None:
+        """Every running host gets exactly its server's attached volumes (hot-plugged, as Nova
+        attaches them after the server is ACTIVE); the files of deleted volumes go."""
+        wanted: dict[str, list[VolumeSpec]] = {}
+        for volume in volumes:
+            for server_id, device in volume.attachments:
+                if not device:
+                    continue  # still attaching: Nova names the device when it is done
+                try:
+                    spec = VolumeSpec(volume.id, volume.size_gb, device)
+                except HostsError as exc:
+                    log.warning("volume %s on server %s: %s", volume.id, server_id, exc)
+                    continue
+                wanted.setdefault(server_id, []).append(spec)
+        for rec in self._our_records():
+            specs = wanted.get(rec.server_id, [])
+            if {v.volume_id: v.as_record() for v in specs} == rec.volumes:
+                continue
+            key = f"volumes:{rec.server_id}"
+            if not process_alive(rec.pid, rec.pid_start) or not self._may_try(key):
+                continue
+            try:
+                self.manager.sync_volumes(rec.name, specs)
+            except Exception as exc:  # one host's disks must not stop the others'
+                delay = self._retry_later(key, str(exc))
+                log.warning("%s: could not attach its volumes (%s); retrying in %.0f s",
+                            rec.name, exc, delay)  # fmt: skip
+                continue
+            self.retries.pop(key, None)
+            shown = ", ".join(f"{v.device} ({v.volume_id}, {v.size_gb} GiB)" for v in specs)
+            log.info("%s: volumes attached: %s", rec.name, shown or "none")
+        try:
+            removed = self.manager.prune_volumes({v.id for v in volumes})
+        except Exception:
+            log.exception("could not remove the files of deleted volumes")
+            return
+        if removed:
+            log.info("volumes deleted in Cinder, their files removed: %s", ", ".join(removed))
 
     def _our_records(self) -> list[HostRecord]:
         # Hosts started by hand (`devcloud hosts start`) carry no server id and are left alone.

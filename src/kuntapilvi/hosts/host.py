@@ -139,6 +139,23 @@ def children(pid: int) -> list[int]:
     return out
 
 
+def container_init(nspawn_pid: int, timeout: float = 30.0) -> int:
+    """The PID of the host's init, whose mount namespace holds the host's /dev.
+
+    nspawn's first child sets up the host and forks init, then exits; until only init is left,
+    the answer is not known yet."""
+    deadline = time.monotonic() + timeout
+    while True:
+        kids = children(nspawn_pid)
+        if len(kids) == 1:
+            with contextlib.suppress(OSError):
+                if Path(f"/proc/{kids[0]}/comm").read_text().strip() == "systemd":
+                    return kids[0]
+        if time.monotonic() >= deadline:
+            raise HostsError(f"the host of nspawn {nspawn_pid} has no init after {timeout:.0f} s")
+        time.sleep(0.2)
+
+
 def process_tree(pid: int) -> list[int]:
     tree, todo = [], [pid]
     while todo:

@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import paramiko
 
 from kuntapilvi.hosts import host as hostops
 from kuntapilvi.hosts import network, ssh
+from kuntapilvi.hosts import volumes as vols
 from kuntapilvi.hosts.aptproxy import AptProxy
 from kuntapilvi.hosts.errors import HostsError
 from kuntapilvi.hosts.locking import file_lock
@@ -249,6 +251,52 @@ class HostManager:
             self.store.save_host(rec)
         return self._info(rec)
 
+    # -- volumes ------------------------------------------------------------------------------
+    def sync_volumes(self, name: str, volumes: Sequence[vols.VolumeSpec]) -> bool:
+        """Attach exactly VOLUMES to the running host of server NAME, as hot-plugged disks;
+        True if anything changed. A volume that grew in Cinder grows under the host too."""
+        with self._lock():
+            rec = self._record(name)
+            if not self._alive(rec):
+                raise HostsError(f"Host {name!r} is not running; its volumes wait for it")
+            log = self._paths(rec).log
+            init = hostops.container_init(rec.pid)
+            wanted = {v.volume_id: v for v in volumes}
+            changed = False
+            for volume_id, attached in list(rec.volumes.items()):
+                old = vols.VolumeSpec(volume_id, attached["size_gb"], attached["device"])
+                if volume_id in wanted and wanted[volume_id].device == old.device:
+                    continue
+                vols.unplug(init, old, log)
+                del rec.volumes[volume_id]
+                self._free_volume(volume_id, rec, log)
+                changed = True
+            for volume in wanted.values():
+                if rec.volumes.get(volume.volume_id) == volume.as_record():
+                    continue
+                path = vols.backing_file(self.state_dir, volume.volume_id)
+                grown = vols.ensure_backing(path, volume.size_gb)
+                loop = vols.attach_loop(path, log, grown=grown)
+                if volume.volume_id not in rec.volumes:
+                    vols.plug(init, volume, loop, log)
+                rec.volumes[volume.volume_id] = volume.as_record()
+                changed = True
+            if changed:
+                self.store.save_host(rec)
+            return changed
+
+    def prune_volumes(self, known: set[str]) -> list[str]:
+        """Remove the files of volumes that are not in KNOWN (all of Cinder's) and not attached."""
+        with self._lock():
+            in_use = {v for rec in self.store.hosts() for v in rec.volumes}
+            return vols.prune(self.state_dir, known, in_use, self.log)
+
+    def _free_volume(self, volume_id: str, leaving: HostRecord, log: Path) -> None:
+        # A multi-attached volume keeps its loop device while another host still has it.
+        others = (r for r in self.store.hosts() if r.host_id != leaving.host_id)
+        if not any(volume_id in r.volumes for r in others):
+            vols.detach_loops(vols.backing_file(self.state_dir, volume_id), log)
+
     def stop_host(self, name: str) -> bool:
         """Stop and remove the host of server NAME; False if there was none."""
         with self._lock():
@@ -279,6 +327,8 @@ class HostManager:
         require_root()
         paths = self._paths(rec)
         hostops.teardown(rec, paths, paths.log)
+        for volume_id in rec.volumes:
+            self._free_volume(volume_id, rec, paths.log)
         self.store.forget_host(rec.host_id)
         with contextlib.suppress(OSError):
             paths.dir.rmdir()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 
@@ -37,6 +37,8 @@ class HostRecord:
     # Set when the devcloud watcher made the host for a Nova server: which server, whose project.
     server_id: str = ""
     tenant: str = ""
+    # Volumes attached to the host now: volume id -> {"size_gb": ..., "device": "/dev/vdb"}.
+    volumes: dict[str, dict] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, data: dict) -> HostRecord:

@@ -162,6 +162,19 @@ class CommandCheck(StrictModel):
     stdout_contains: str | None = None
 
 
+class MountCheck(StrictModel):
+    """A filesystem of its own mounted at path, so what lives there is on a volume of the size's
+    capacity and not on the root disk."""
+
+    path: Annotated[str, StringConstraints(pattern=r"^/")]
+    filesystem: str | None = Field(default=None, description="e.g. ext4")
+    size: Literal["data_gb", "disk_gb"] | None = Field(
+        default=None,
+        description="The size's field the filesystem is as large as, in GiB (up to 5 % less "
+        "for the filesystem's own metadata)",
+    )
+
+
 class HostChecks(StrictModel):
     """What must hold on a server the card puts up; run with testinfra."""
 
@@ -175,6 +188,7 @@ class HostChecks(StrictModel):
         )
     )
     files: list[FileCheck] = Field(default_factory=list)
+    mounts: list[MountCheck] = Field(default_factory=list)
     commands: list[CommandCheck] = Field(default_factory=list)
 
 
@@ -255,4 +269,12 @@ class Card(StrictModel):
             raise ValueError("every size of a server card needs vcpu, ram_gb and disk_gb")
         if self.server is not None and not self.sizes:
             raise ValueError("a server card needs sizes")
+        for mount in self.host_checks.mounts if self.host_checks else ():
+            if mount.size is None:
+                continue
+            lacking = [k for k, s in self.sizes.items() if not getattr(s, mount.size)]
+            if lacking:
+                raise ValueError(f"host_checks.mounts {mount.path} is as large as {mount.size}, "
+                                 f"which size(s) {', '.join(lacking)} do not set; give every size "
+                                 f"{mount.size}, or leave size out of the mount")  # fmt: skip
         return self
