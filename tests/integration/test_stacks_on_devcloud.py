@@ -18,6 +18,7 @@ import pytest
 from kuntapilvi.devcloud import watcherprocess
 from kuntapilvi.devcloud.paths import Paths
 from kuntapilvi.hosts import HostManager, network
+from kuntapilvi.hosts import volumes as vols
 from kuntapilvi.model import Model, Tenant
 from kuntapilvi.project import ProjectPaths
 from kuntapilvi.schema.card import Port
@@ -37,6 +38,7 @@ class Stacks:
         self.up_started: dict[str, float] = {}
         self.up_seconds: dict[str, float] = {}
         self.kajaani_bridges: set[str] = set()
+        self.kajaani_volumes: set[str] = set()
 
     def pulumi(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
@@ -171,6 +173,11 @@ def test_watcher_hosts_pass_every_card_check(stacks: Stacks, tmp_path: Path) -> 
         rec = records[name]
         assert rec.address.split("/")[0] == entry["address"], name
         assert rec.cloud_init_status == "done", f"{name}: see {paths.hosts}/logs"
+    # The file share's data volume, attached by Nova after the server was ACTIVE, is a disk in
+    # its host under the device name Nova reported; the card's mount check sizes it below.
+    [share_volume] = records["kajaani-file-share"].volumes.items()
+    assert share_volume[1]["size_gb"] == 200 and share_volume[1]["device"].startswith("/dev/")
+    stacks.kajaani_volumes = {v for r in records.values() for v in r.volumes}
     junit = tmp_path / "junit.xml"
     done = subprocess.run(
         [str(REPO / ".venv/bin/kuntapilvi"), "check", "kajaani", "--junit", str(junit)],
@@ -380,3 +387,8 @@ def test_deleted_servers_lose_their_hosts(stacks: Stacks) -> None:
         time.sleep(1)
     assert _kajaani_records(manager) == {}
     assert not any(network.link_exists(b) for b in bridges), bridges
+    # The volumes were purged from Cinder, so their bytes go too.
+    files = [vols.backing_file(paths.hosts, v) for v in stacks.kajaani_volumes]
+    while any(f.exists() for f in files) and time.monotonic() < deadline + 30:
+        time.sleep(1)
+    assert files and not any(f.exists() for f in files), files
