@@ -26,13 +26,16 @@ def test_list_json_names_server_and_tenant(tmp_path: Path) -> None:
         name="kajaani-print", host_id="kajaani-print", hostname="kajaani-print",
         address="10.72.0.11/24", gateway="10.72.0.1", network_id="n", bridge="kpbr1", veth="v",
         netns="kp-kajaani-print", machine="kp-kajaani-print", instance_id="s1", config_hash="x",
-        server_id="s1", tenant="kajaani",
+        server_id="s1", tenant="kajaani", volumes={"v1": {"size_gb": 200, "device": "/dev/sdb"}},
     ))  # fmt: skip
     result = runner.invoke(app, ["list", "--json", "--state-dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
     [row] = json.loads(result.output)
     assert (row["name"], row["server_id"], row["tenant"], row["running"]) == (
         "kajaani-print", "s1", "kajaani", False)  # fmt: skip
+    assert row["volumes"] == {"v1": {"size_gb": 200, "device": "/dev/sdb"}}
+    table = runner.invoke(app, ["list", "--state-dir", str(tmp_path)])
+    assert "sdb:200G" in table.output
 
 
 def test_stop_unknown_host(tmp_path: Path) -> None:

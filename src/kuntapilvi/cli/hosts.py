@@ -48,8 +48,8 @@ def list_hosts(
     state_dir: StateOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
 ) -> None:
-    """Show every host this state folder knows: its server, tenant, address, state, timings and
-    memory."""
+    """Show every host this state folder knows: its server, tenant, address, state, timings,
+    memory and attached volumes."""
     try:
         hosts = HostManager(state_dir).list_hosts()
     except HostsError as exc:
@@ -61,13 +61,14 @@ def list_hosts(
                 "address": h.address, "bridge": h.bridge, "running": h.running,
                 "cloud_init": h.cloud_init_status or None, "ssh_ready_s": h.ssh_ready_s,
                 "cloud_init_done_s": h.cloud_init_done_s, "pss_mib": h.pss_mib,
+                "volumes": h.volumes,
             }
             for h in hosts
         ]  # fmt: skip
         typer.echo(json.dumps(rows, indent=2))
         return
     table = Table("server", "id", "tenant", "address", "state", "cloud-init", "ssh s", "ready s",
-                  "PSS MiB")  # fmt: skip
+                  "PSS MiB", "disks")  # fmt: skip
     for h in hosts:
         table.add_row(
             # The id's first 8 characters are enough to tell servers apart; --json has it whole.
@@ -75,6 +76,8 @@ def list_hosts(
             "running" if h.running else "stopped", h.cloud_init_status or "-",
             _seconds(h.ssh_ready_s), _seconds(h.cloud_init_done_s),
             "-" if h.pss_mib is None else f"{h.pss_mib:.0f}",
+            " ".join(f"{v['device'].removeprefix('/dev/')}:{v['size_gb']}G"
+                     for v in h.volumes.values()) or "-",
         )  # fmt: skip
     console = Console()
     # A log or pipe has no width; rich would assume 80 columns and break every header.

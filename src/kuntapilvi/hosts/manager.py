@@ -8,7 +8,7 @@ import json
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,7 @@ class HostInfo:
     log: Path
     server_id: str = ""
     tenant: str = ""
+    volumes: dict[str, dict] = field(default_factory=dict)  # volume id -> size_gb, device
 
     @property
     def ip(self) -> str:
@@ -360,6 +361,7 @@ class HostManager:
             pid=rec.pid, cloud_init_status=rec.cloud_init_status or ("booting" if alive else ""),
             ssh_ready_s=rec.ssh_ready_s, cloud_init_done_s=rec.cloud_init_done_s, pss_mib=pss,
             console_log=paths.console, log=paths.log, server_id=rec.server_id, tenant=rec.tenant,
+            volumes=dict(rec.volumes),
         )  # fmt: skip
 
     def list_hosts(self) -> list[HostInfo]:
