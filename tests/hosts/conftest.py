@@ -18,6 +18,7 @@ import pytest
 
 from kuntapilvi.hosts import HostInfo, HostManager, cgroups, network
 from kuntapilvi.hosts import host as hostops
+from kuntapilvi.hosts import volumes as vols
 from kuntapilvi.hosts.paths import project_root
 from kuntapilvi.hosts.template import build_template, default_spec, find_template
 
@@ -111,6 +112,9 @@ def assert_nothing_left(mgr: HostManager, records: list) -> None:
     with open("/proc/self/mountinfo") as fh:
         assert str(mgr.state_dir) not in fh.read()
     assert not mgr.proxy.is_running()
+    # Volume files stay (they are the volumes' data); their loop devices do not.
+    for image in vols.volumes_dir(mgr.state_dir).glob("*.img"):
+        assert vols.loops_for(image) == [], image
 
 
 def boot_all(mgr: HostManager, specs: list[tuple[str, str, str, str, str]]) -> dict[str, HostInfo]:
