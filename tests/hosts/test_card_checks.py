@@ -23,7 +23,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from kuntapilvi.hosts import HostInfo, HostManager
+from kuntapilvi.hosts import HostInfo, HostManager, HostsError
 from kuntapilvi.hosts import volumes as vols
 from kuntapilvi.hosts.volumes import VolumeSpec
 from kuntapilvi.project import ProjectPaths
@@ -234,3 +234,17 @@ def test_file_share_keeps_its_data_on_a_new_server_and_grows_with_its_volume(
     assert [c.get("name", "").split("[", 1)[1] for c in failed] == [f"{name}:mount /srv/samba]"]
     message = failed[0].find("failure").get("message", "")  # type: ignore[union-attr]
     assert f"not {volume.size_gb} GiB" in message and "$ df -h /srv/samba" in done.stdout
+
+
+def test_volume_that_cannot_be_plugged_leaves_no_loop_device(
+    booted: Booted, manager: HostManager
+) -> None:
+    """A failed attach is an error naming the volume, and frees the loop device it bound."""
+    name = next(n for n in booted.servers if n.endswith("-time"))
+    rc, _, err = manager.run(name, "mkdir -p /dev/vdc")  # the node's name is taken by a folder
+    assert rc == 0, err
+    volume = VolumeSpec("0a9b8c7d-6e5f-4a3b-2c1d-0e9f8a7b6c5d", 1, "/dev/vdc")
+    with pytest.raises(HostsError, match=f"attach volume {volume.volume_id} as /dev/vdc"):
+        manager.sync_volumes(name, [volume])
+    assert vols.loops_for(vols.backing_file(manager.state_dir, volume.volume_id)) == []
+    assert manager.get_host(name).volumes == {}

@@ -279,7 +279,12 @@ class HostManager:
                 grown = vols.ensure_backing(path, volume.size_gb)
                 loop = vols.attach_loop(path, log, grown=grown)
                 if volume.volume_id not in rec.volumes:
-                    vols.plug(init, volume, loop, log)
+                    try:
+                        vols.plug(init, volume, loop, log)
+                    except BaseException:
+                        # Not recorded on the host, so its teardown would not free the loop.
+                        self._free_volume(volume.volume_id, rec, log)
+                        raise
                 rec.volumes[volume.volume_id] = volume.as_record()
                 changed = True
             if changed:
