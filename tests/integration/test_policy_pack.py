@@ -155,3 +155,38 @@ def test_up_with_the_pack_enforcing(
     finally:
         down = p.pulumi("destroy", "--stack", "policytest", "--yes", lock=True)
         assert down.returncode == 0, down.stdout[-2000:] + down.stderr[-2000:]
+
+
+def test_a_new_tenants_first_preview_leaves_nothing_behind(shipped: Project) -> None:
+    """A new tenant's pull request previews a stack the backend does not have yet: the script the
+    workflow runs makes it, previews it with the pack, removes it and leaves the tenant's file as
+    written. An existing stack is previewed and kept."""
+    stack_file = shipped.root / "stacks/Pulumi.uusikunta.yaml"
+    stack_file.write_text(
+        yaml.safe_dump(
+            {
+                "config": {
+                    "kuntapilvi:tenant": {
+                        "owner": "oulunkaari",
+                        "region": "fi-kaj-1",
+                        "address_block": "10.72.240.0/21",
+                        "services": [{"card": "capacity.quota", "size": "S"}],
+                    }
+                }
+            }
+        )
+    )
+    written = stack_file.read_bytes()
+    shipped.stack("kajaani")
+    done = subprocess.run(
+        [str(REPO / "scripts/preview-stacks"), "uusikunta", "kajaani"],
+        cwd=shipped.root, env=shipped.env, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "uusikunta: not in the backend yet" in done.stdout
+    assert done.stdout.count("kuntapilvi@v0.0.1") == 2  # the pack ran for both
+    assert "to create" in done.stdout
+    listed = json.loads(shipped.pulumi("stack", "ls", "--json").stdout)
+    names = {s["name"] for s in listed}
+    assert "uusikunta" not in names and "kajaani" in names
+    assert stack_file.read_bytes() == written
