@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import re
 import stat
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,9 +90,7 @@ def attach_loop(path: Path, log: Path, *, grown: bool = False) -> str:
             system.run(["losetup", "--set-capacity", existing[0]], log,
                        f"tell {existing[0]} that {path.name} grew")  # fmt: skip
         return existing[0]
-    proc = subprocess.run(
-        ["losetup", "--find", "--show", str(path)], capture_output=True, text=True, check=False
-    )
+    proc = system.quiet(["losetup", "--find", "--show", str(path)])
     if proc.returncode != 0 or not proc.stdout.strip():
         raise HostsError(f"Could not bind {path} to a loop device: {proc.stderr.strip()}", log)
     return proc.stdout.strip()
