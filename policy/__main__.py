@@ -7,6 +7,9 @@ working directory, so the catalogue and stack files are found the way the progra
 from __future__ import annotations
 
 import functools
+import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,7 +27,14 @@ from pulumi_policy import proxy as policy_proxy
 
 from kuntapilvi.errors import KuntapilviError
 from kuntapilvi.policies.firewall import admin_ports_open_to_world
-from kuntapilvi.policies.placement import catalogue_sources, own_project_only
+from kuntapilvi.policies.placement import (
+    INSTANCE,
+    Published,
+    Violation,
+    catalogue_source,
+    own_project_only,
+    published_in,
+)
 from kuntapilvi.policies.resources import (
     Resource,
     StackFacts,
@@ -84,11 +94,56 @@ def stack_of_args(args: StackValidationArgs) -> tuple[list[Resource], StackFacts
     return resources, (stack_facts(resources[0].stack) if resources else None)
 
 
-def catalogue(args: StackValidationArgs, report: ReportViolation) -> None:
-    resources, stack = stack_of_args(args)
-    if stack is not None:
-        for v in catalogue_sources(resources, stack, CATALOGUE):
-            report(v.message, v.urn)
+# The stack the tenant program reads its flavor and image ids from (program.CENTRE_STACK).
+CENTRE_REFERENCE = "organization/kuntapilvi/centre"
+
+
+class CentreUnreadable(Exception):
+    pass
+
+
+@functools.cache
+def centre_published() -> Published:
+    """The flavor and image ids the centre stack publishes, read once per pack run.
+
+    The engine hands a pack's stack validation no stack references, and a resource validation
+    sees only its own resource, so the pack asks the backend the program reads from (the same
+    environment: PULUMI_BACKEND_URL, PULUMI_HOME) for the centre's outputs itself.
+    """
+    pulumi = os.environ.get("KUNTAPILVI_PULUMI") or "pulumi"
+    try:
+        done = subprocess.run(
+            [pulumi, "stack", "output", "--json", "--stack", CENTRE_REFERENCE,
+             "--non-interactive"],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise CentreUnreadable(f"running `pulumi stack output` failed: {exc}") from None
+    if done.returncode != 0:
+        detail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise CentreUnreadable(detail)
+    try:
+        return published_in(json.loads(done.stdout or "{}"))
+    except ValueError as exc:
+        raise CentreUnreadable(f"its outputs are not JSON: {exc}") from None
+
+
+def catalogue(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    r = resource(args)
+    stack = stack_facts(r.stack)
+    try:
+        violations = catalogue_source(r, stack, CATALOGUE, centre_published)
+    except CentreUnreadable as exc:
+        violations = [
+            Violation(
+                r.urn,
+                f"Instance '{r.name}' cannot be checked against the flavors and images the centre "
+                f"stack publishes, because its outputs could not be read ({exc}); run "
+                "`pulumi up --stack centre` first.",
+            )
+        ] if r.type == INSTANCE else []
+    for v in violations:
+        report(v.message, None)
 
 
 def own_project(args: StackValidationArgs, report: ReportViolation) -> None:
@@ -113,7 +168,9 @@ PolicyPack(
             "(the centre's: its region).",
             validate=labels,
         ),
-        StackValidationPolicy(
+        # Resource-level, so a server with another flavor or image is stopped before Nova is
+        # asked for it: at preview, and in `up` (with --skip-preview too) before its create step.
+        ResourceValidationPolicy(
             name="catalogue-flavors-and-images",
             description="Servers use only flavors and images of the catalogue and centre.",
             validate=catalogue,

@@ -6,8 +6,14 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from kuntapilvi.project import ProjectPaths
+
+# No per-example deadline: a property test asserts what is true, never how fast (speed targets
+# live in bench/), and a loaded 2-core machine must not turn a slow example into a failure.
+settings.register_profile("kuntapilvi", deadline=None)
+settings.load_profile("kuntapilvi")
 
 REPO = Path(__file__).resolve().parents[1]
 

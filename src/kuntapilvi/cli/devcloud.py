@@ -62,6 +62,22 @@ def up() -> None:
 
 
 @app.command()
+def install() -> None:
+    """Install what devcloud runs (Debian packages, the service venv) without starting it.
+
+    Everything that downloads happens here, so a devcloud can then start where nothing can be
+    downloaded (scripts/isolated runs the test tiers in a network namespace with no route out).
+    """
+    paths = Paths.default()
+
+    def run() -> list[str]:
+        return lifecycle.install_only(paths)
+
+    for line in _guard(run):
+        console.print(line, highlight=False)
+
+
+@app.command()
 def down() -> None:
     """Stop exactly the processes devcloud started (by PID file)."""
     result = _guard(lambda: lifecycle.down(Paths.default()))

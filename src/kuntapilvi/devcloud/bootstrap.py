@@ -11,6 +11,7 @@ import contextlib
 import getpass
 import grp
 import os
+import shutil
 import subprocess
 import threading
 import time
@@ -65,15 +66,29 @@ def run_manage(
 
 
 def init_mariadb(paths: Paths) -> None:
-    if (paths.data / "mysql" / "mysql").is_dir():
+    """Make MariaDB's data folder once, atomically.
+
+    It is built beside its final place and renamed into it, so an `up` killed half-way leaves
+    either no data folder (the next `up` starts over) or a whole one, never a half one that
+    the next `up` would take for finished.
+    """
+    datadir = paths.data / "mysql"
+    if (datadir / "mysql").is_dir():
         return
+    partial = paths.data / "mysql.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    if datadir.exists():
+        # Made by an older devcloud that was killed mid-way: nothing in it is worth keeping.
+        shutil.rmtree(datadir)
     run_manage(
         paths, "mariadb-setup",
         ["mariadb-install-db", f"--defaults-file={paths.etc / 'mariadb' / 'my.cnf'}",
+         f"--datadir={partial}",
          f"--user={getpass.getuser()}", "--auth-root-authentication-method=normal",
          "--skip-test-db"],
         "Initialising the MariaDB data folder",
     )
+    partial.rename(datadir)
 
 
 def create_databases(ctx: Context) -> None:

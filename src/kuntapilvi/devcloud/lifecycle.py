@@ -22,8 +22,10 @@ from kuntapilvi.devcloud import (
     bootstrap,
     config,
     credentials,
+    identity,
     install,
     processes,
+    uplock,
     watcherprocess,
 )
 from kuntapilvi.devcloud import services as svc
@@ -306,13 +308,27 @@ def up_steps(ctx: Context) -> list[Step]:
     return steps
 
 
+def install_only(paths: Paths) -> list[str]:
+    """What `up` installs, and nothing else; one line per part."""
+    paths.ensure()
+    return [f"debian packages: {_install_debian(paths)}", f"service venv: {_install_venv(paths)}"]
+
+
 def context(paths: Paths) -> Context:
     paths.ensure()
     return Context(paths=paths, secrets=config.load_secrets(paths))
 
 
 def up(paths: Paths, console: Console) -> UpResult:
+    """Bring devcloud up; only one `up` per state folder runs at a time (see uplock)."""
+    paths.ensure()
+    with uplock.held(paths):
+        return _up(paths, console)
+
+
+def _up(paths: Paths, console: Console) -> UpResult:
     t0 = time.monotonic()
+    identity.ensure(paths)
     ready = paths.stamps / READY_STAMP
     if ready.is_file() and all(s.ok for s in st.collect(paths, check_workers=False)):
         # The services are up; the watcher may not be (first `up` with this version, a crash).

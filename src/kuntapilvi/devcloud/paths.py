@@ -108,6 +108,11 @@ class Paths:
         return self.run / f"{service}.pid"
 
     @property
+    def identity(self) -> Path:
+        """A random id made with this state folder (kuntapilvi.devcloud.identity)."""
+        return self.state / "identity"
+
+    @property
     def marker(self) -> Path:
         """Proves a folder is a devcloud state folder before `reset` deletes it."""
         return self.state / ".kuntapilvi-devcloud"

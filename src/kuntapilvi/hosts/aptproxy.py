@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from kuntapilvi.hosts import system
 from kuntapilvi.hosts.errors import HostsError
+from kuntapilvi.hosts.forwarder import in_netns
 from kuntapilvi.hosts.mirror import DebianMirror
 from kuntapilvi.hosts.paths import cache_dir
 from kuntapilvi.hosts.state import process_alive, process_start_time
@@ -30,6 +31,12 @@ DEFAULT_PORT = 3142
 
 def proxy_port() -> int:
     return int(os.environ.get("KUNTAPILVI_APT_PROXY_PORT", DEFAULT_PORT))
+
+
+def uplink_netns() -> str | None:
+    """The network namespace that reaches the Debian mirror, when hosts run in one that does not
+    (scripts/isolated sets it); None: this namespace reaches it."""
+    return os.environ.get("KUNTAPILVI_HOSTS_UPLINK_NETNS") or None
 
 
 def _remap_source(url: str) -> str:
@@ -72,10 +79,18 @@ def render_config(
 class AptProxy:
     """apt-cacher-ng on 127.0.0.1 plus one forwarder per bridge address (see forwarder.py)."""
 
-    def __init__(self, state_dir: Path, mirror: DebianMirror, port: int | None = None) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        mirror: DebianMirror,
+        port: int | None = None,
+        uplink: str | None = None,
+    ) -> None:
         self.run_dir = state_dir / "aptproxy"
         self.mirror = mirror
         self.port = port or proxy_port()
+        # apt-cacher-ng runs in the uplink namespace (see forwarder.py); None: in this one.
+        self.uplink = uplink if uplink is not None else uplink_netns()
         # One cache per port: two instances (a developer's and a test run's) never share a cache
         # folder, which apt-cacher-ng does not support.
         suffix = "" if self.port == DEFAULT_PORT else f"-{self.port}"
@@ -124,12 +139,16 @@ class AptProxy:
             if self._alive(self._forwarder_pidfile(address)) is None:
                 self._start_forwarder(address)
 
-    def _listening(self, address: str) -> bool:
-        with socket.socket() as s:
+    def _listening(self, address: str, uplink: bool = False) -> bool:
+        with in_netns(self.uplink if uplink else None):
+            s = socket.socket()
+        with s:
             s.settimeout(0.5)
             return s.connect_ex((address, self.port)) == 0
 
-    def _spawn(self, cmd: list[str], pidfile: Path, address: str, what: str) -> None:
+    def _spawn(
+        self, cmd: list[str], pidfile: Path, address: str, what: str, uplink: bool = False
+    ) -> None:
         with self.log.open("a") as fh:
             fh.write(f"\n# starting {what} on {address}:{self.port}\n")
             fh.flush()
@@ -145,14 +164,14 @@ class AptProxy:
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 raise HostsError(f"The {what} exited at start", self.log)
-            if self._listening(address):
+            if self._listening(address, uplink):
                 return
             time.sleep(0.1)
         raise HostsError(f"The {what} did not listen on {address} within 15 s", self.log)
 
     def _start_acng(self) -> None:
         system.ensure_tools(self.log)
-        if self._listening("127.0.0.1"):
+        if self._listening("127.0.0.1", uplink=True):
             raise HostsError(
                 f"Port {self.port} on 127.0.0.1 is already in use (the distribution's "
                 "apt-cacher-ng service?); stop it or set KUNTAPILVI_APT_PROXY_PORT"
@@ -165,11 +184,18 @@ class AptProxy:
             render_config(self.mirror, ["127.0.0.1"], self.port, self.run_dir, self.cache)
         )
         cmd = ["apt-cacher-ng", "-c", str(conf), "ForeGround=1"]
-        self._spawn(cmd, self._acng_pidfile, "127.0.0.1", "apt proxy (apt-cacher-ng)")
+        if self.uplink:
+            # nsenter execs apt-cacher-ng in place, so the recorded pid is the proxy's own.
+            cmd = ["nsenter", f"--net={self.uplink}", *cmd]
+        self._spawn(
+            cmd, self._acng_pidfile, "127.0.0.1", "apt proxy (apt-cacher-ng)", uplink=True
+        )
 
     def _start_forwarder(self, address: str) -> None:
         script = Path(__file__).with_name("forwarder.py")
         cmd = [sys.executable, str(script), address, str(self.port), str(self.port)]
+        if self.uplink:
+            cmd.append(self.uplink)
         self._spawn(cmd, self._forwarder_pidfile(address), address, "apt proxy forwarder")
 
     def _stop(self, pidfile: Path) -> None:

@@ -25,6 +25,7 @@ from kuntapilvi.hosts.names import (
     bridge_name,
     host_id,
     hostname_for,
+    instance_tag,
     machine_name,
     netns_name,
     veth_name,
@@ -75,6 +76,7 @@ class HostManager:
     ) -> None:
         self.state_dir = Path(state_dir) if state_dir else default_state_dir()
         self.store = StateStore(self.state_dir)
+        self.instance = instance_tag(str(self.state_dir.resolve()))
         self.suite = suite
         self._mirror = mirror
         self.proxy_port = proxy_port
@@ -162,7 +164,8 @@ class HostManager:
                     name=name, host_id=hid, hostname=hostname_for(name),
                     address=str(addr.interface), gateway=str(addr.gateway),
                     network_id=network_id, bridge=bridge_name(network_id), veth=veth_name(hid),
-                    netns=netns_name(hid), machine=machine_name(hid), instance_id=iid,
+                    netns=netns_name(hid, self.instance), machine=machine_name(hid, self.instance),
+                    instance_id=iid,
                     config_hash=config_hash, server_id=server_id, tenant=tenant,
                 )  # fmt: skip
                 self._start(rec, Seed(iid, rec.hostname, addr, data, tuple(public_keys)))

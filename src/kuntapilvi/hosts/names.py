@@ -49,10 +49,20 @@ def veth_name(hid: str) -> str:
     return f"kpv{short_hash(hid)}"
 
 
-def netns_name(hid: str) -> str:
-    return f"kp-{hid}"
+def instance_tag(state_dir: str) -> str:
+    """Four hex digits naming one hosts state folder.
+
+    Network namespaces (/run/netns) and nspawn machines and their cgroups are named machine-wide,
+    while two devclouds (the demo's and a test run's in its own namespace) may both run a host for
+    the same server name; the tag keeps their names apart.
+    """
+    return short_hash(state_dir, 4)
 
 
-def machine_name(hid: str) -> str:
+def netns_name(hid: str, instance: str = "") -> str:
+    return f"kp-{instance}-{hid}" if instance else f"kp-{hid}"
+
+
+def machine_name(hid: str, instance: str = "") -> str:
     """systemd-nspawn's --machine name; also the hostname until cloud-init sets one."""
-    return f"kp-{hid}"[:64]
+    return (f"kp-{instance}-{hid}" if instance else f"kp-{hid}")[:64]

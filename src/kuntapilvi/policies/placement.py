@@ -3,7 +3,7 @@ and a tenant stack builds only inside the one project it creates for its own ten
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,28 +55,40 @@ class Published:
     images: dict[str, str]
 
 
-def published_by_centre(resources: Iterable[Resource]) -> Published:
-    """What the stack references (pulumi.StackReference to the centre) publish under
-    regions.<region>.flavor_ids / image_ids."""
+def published_in(outputs: Mapping[str, Any] | None) -> Published:
+    """Flavor and image ids in the centre stack's outputs (regions.<region>.flavor_ids and
+    image_ids, catalogue name -> id)."""
     flavors: dict[str, str] = {}
     images: dict[str, str] = {}
-    for ref in resources:
-        if ref.type != STACK_REFERENCE:
+    regions = outputs.get("regions") if isinstance(outputs, Mapping) else None
+    if not isinstance(regions, Mapping):
+        return Published(flavors, images)
+    for region in regions.values():
+        if not isinstance(region, Mapping):
             continue
-        outputs = ref.props.get("outputs")
-        regions = outputs.get("regions") if isinstance(outputs, Mapping) else None
-        if not isinstance(regions, Mapping):
-            continue
-        for region in regions.values():
-            if not isinstance(region, Mapping):
-                continue
-            for key, into in (("flavor_ids", flavors), ("image_ids", images)):
-                table = region.get(key)
-                if isinstance(table, Mapping):
-                    for name, ident in table.items():
-                        if isinstance(ident, str):
-                            into[ident] = name
+        for key, into in (("flavor_ids", flavors), ("image_ids", images)):
+            table = region.get(key)
+            if isinstance(table, Mapping):
+                for name, ident in table.items():
+                    if isinstance(ident, str):
+                        into[ident] = name
     return Published(flavors, images)
+
+
+def published_by_centre(resources: Iterable[Resource]) -> Published:
+    """What the stack references (pulumi.StackReference to the centre) among RESOURCES publish.
+
+    The engine does not pass stack references to a pack's stack validation, so the pack itself
+    reads the centre's outputs (policy/__main__.py) and calls `catalogue_source` per resource;
+    this form serves callers that hold the references themselves.
+    """
+    merged = Published({}, {})
+    for ref in resources:
+        if ref.type == STACK_REFERENCE:
+            found = published_in(ref.props.get("outputs"))
+            merged.flavors.update(found.flavors)
+            merged.images.update(found.images)
+    return merged
 
 
 def _literal(value: Any) -> str | None:
@@ -84,40 +96,57 @@ def _literal(value: Any) -> str | None:
 
 
 def catalogue_sources(
-    resources: list[Resource], stack: StackFacts, catalogue: CatalogueFacts
+    resources: list[Resource],
+    stack: StackFacts,
+    catalogue: CatalogueFacts,
+    published: Published | None = None,
 ) -> list[Violation]:
     """Servers boot only catalogue flavors and images; the centre defines no others."""
+    if published is None:
+        published = published_by_centre(resources)
     out: list[Violation] = []
-    published = published_by_centre(resources)
     for r in resources:
-        if r.type == INSTANCE:
-            out += _instance_sources(r, catalogue, published)
-        elif r.type == FLAVOR and stack.kind == "centre":
-            name = _literal(r.props.get("name"))
-            if name and name not in catalogue.flavors:
-                out.append(
-                    Violation(
-                        r.urn,
-                        (
-                            f"Flavor '{r.name}' defines flavor {name}, which no server size of the "
-                            "catalogue asks for; flavors come from the cards' sizes "
-                            "(kp-<vcpu>c-<ram>g-<disk>g), so add the size to a card instead."
-                        ),
-                    )
-                )
-        elif r.type == IMAGE and stack.kind == "centre":
-            name = _literal(r.props.get("name"))
-            if name and name not in catalogue.images:
-                out.append(
-                    Violation(
-                        r.urn,
-                        (
-                            f"Image '{r.name}' uploads image {name}, which catalog/centre.yaml "
-                            "does not list under images; add it there first."
-                        ),
-                    )
-                )
+        out += catalogue_source(r, stack, catalogue, lambda: published)
     return out
+
+
+def catalogue_source(
+    r: Resource,
+    stack: StackFacts,
+    catalogue: CatalogueFacts,
+    published: Callable[[], Published],
+) -> list[Violation]:
+    """The rule for one resource, as the pack's resource-level validation runs it: before the
+    resource is created, in `preview` and in `up` alike. PUBLISHED is called only for a server
+    (reading the centre's outputs costs a CLI call)."""
+    if r.type == INSTANCE:
+        return _instance_sources(r, catalogue, published())
+    if r.type == FLAVOR and stack.kind == "centre":
+        name = _literal(r.props.get("name"))
+        if name and name not in catalogue.flavors:
+            return [
+                Violation(
+                    r.urn,
+                    (
+                        f"Flavor '{r.name}' defines flavor {name}, which no server size of the "
+                        "catalogue asks for; flavors come from the cards' sizes "
+                        "(kp-<vcpu>c-<ram>g-<disk>g), so add the size to a card instead."
+                    ),
+                )
+            ]
+    elif r.type == IMAGE and stack.kind == "centre":
+        name = _literal(r.props.get("name"))
+        if name and name not in catalogue.images:
+            return [
+                Violation(
+                    r.urn,
+                    (
+                        f"Image '{r.name}' uploads image {name}, which catalog/centre.yaml "
+                        "does not list under images; add it there first."
+                    ),
+                )
+            ]
+    return []
 
 
 def _instance_sources(
