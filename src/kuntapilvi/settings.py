@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     apt_proxy: str = ""
     devcloud_state: Path | None = None
     hosts_state: Path | None = None
-    openstack: OpenStackEnv = Field(default_factory=lambda: OpenStackEnv.model_validate({}))
+    openstack: OpenStackEnv = Field(default_factory=lambda: OpenStackEnv.model_construct())
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -66,7 +66,8 @@ class Settings(BaseSettings):
     @classmethod
     def defaults(cls) -> Settings:
         """Every default, whatever the environment holds (dry runs, tests)."""
-        return cls.model_validate({})
+        # model_construct: BaseSettings' __init__ and model_validate both read the environment.
+        return cls.model_construct(openstack=OpenStackEnv.model_construct())
 
     @field_validator("apt_proxy")
     @classmethod
