@@ -92,7 +92,7 @@ def data_volume(
 ) -> openstack.blockstorage.Volume:
     """A volume holding tenant data: retained in the cloud when its service leaves the stack.
 
-    Deleting the data is the explicit step `kuntapilvi data purge` (see the README)."""
+    Deleting the data is the explicit step `kuntapilvi data purge` (docs/operations.md)."""
     meta = metadata(ctx.tenant.stack, service)
     backup = ctx.tenant.by_module("capacity.backup")
     if backup and backup[0].size is not None and backup[0].size.retention_days:
