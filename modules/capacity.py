@@ -7,12 +7,13 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_openstack as openstack
 
+from kuntapilvi.flavors import flavor_name
 from kuntapilvi.model import Service
 from kuntapilvi.render import render
 from kuntapilvi.servicecontext import userdata_context
-from modules.context import TenantContext
-from modules.server import BuiltServer, ServerInputs, build_server, flavor_name
-from modules.tags import metadata
+from kuntapilvi_modules.context import TenantContext
+from kuntapilvi_modules.server import BuiltServer, ServerInputs, build_server
+from kuntapilvi_modules.tags import metadata
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,7 +60,7 @@ def server_for(
     user_data = render(
         ctx.model.catalogue.paths.templates,
         card.server.template,
-        userdata_context(ctx.model, ctx.tenant, service),
+        userdata_context(ctx.model, ctx.tenant, service, apt_proxy=ctx.apt_proxy),
     )
     return build_server(
         prefix,
@@ -91,7 +92,7 @@ def data_volume(
 ) -> openstack.blockstorage.Volume:
     """A volume holding tenant data: retained in the cloud when its service leaves the stack.
 
-    Deleting the data is the explicit step `kuntapilvi data purge` (see the README)."""
+    Deleting the data is the explicit step `kuntapilvi data purge` (docs/operations.md)."""
     meta = metadata(ctx.tenant.stack, service)
     backup = ctx.tenant.by_module("capacity.backup")
     if backup and backup[0].size is not None and backup[0].size.retention_days:

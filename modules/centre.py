@@ -10,26 +10,10 @@ from pathlib import Path
 import pulumi
 import pulumi_openstack as openstack
 
-from kuntapilvi.schema.card import Card, Lifecycle
+from kuntapilvi.flavors import catalogue_flavors
+from kuntapilvi.schema.card import Card
 from kuntapilvi.schema.centre import Centre, Region
-from modules.server import flavor_name
-from modules.tags import PREFIX
-
-
-def catalogue_flavors(cards: dict[str, Card]) -> dict[str, tuple[int, int, int]]:
-    """Every (vcpu, ram, disk) a server card of the catalogue can ask for, by flavor name."""
-    flavors: dict[str, tuple[int, int, int]] = {}
-    for card in cards.values():
-        if card.server is None or card.status is Lifecycle.DRAFT:
-            continue
-        for size in card.sizes.values():
-            assert size.vcpu and size.ram_gb and size.disk_gb
-            flavors[flavor_name(size.vcpu, size.ram_gb, size.disk_gb)] = (
-                size.vcpu,
-                size.ram_gb,
-                size.disk_gb,
-            )
-    return dict(sorted(flavors.items()))
+from kuntapilvi_modules.tags import PREFIX
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -9,7 +9,7 @@ import pulumi
 import pulumi_openstack as openstack
 
 from kuntapilvi.model import Model, Service, Tenant
-from modules.network import NetworkRefs
+from kuntapilvi_modules.network import NetworkRefs
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -27,6 +27,8 @@ class TenantContext:
     key_pair: pulumi.Output[str]
     admin_provider: openstack.Provider
     scoped_provider: openstack.Provider
+    apt_proxy: str = ""
+    """The package proxy servers' user data names (the KUNTAPILVI_APT_PROXY setting)."""
 
     def network_for(self, service: Service) -> NetworkRefs:
         wanted = service.params.get("network")

@@ -10,9 +10,9 @@ import pulumi
 import pulumi_openstack as openstack
 
 from kuntapilvi.model import Service, Tenant
-from kuntapilvi.rules.stack_rules import network_cidr
-from modules.firewall import port_rules
-from modules.tags import tags
+from kuntapilvi.subnets import network_cidr
+from kuntapilvi_modules.firewall import port_rules
+from kuntapilvi_modules.tags import tags
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_openstack as openstack
 
-from modules.capacity import data_volume, server_for
-from modules.context import TenantContext
-from modules.firewall import port_rules
-from modules.server import BuiltServer
-from modules.tags import tags
+from kuntapilvi_modules.capacity import data_volume, server_for
+from kuntapilvi_modules.context import TenantContext
+from kuntapilvi_modules.firewall import port_rules
+from kuntapilvi_modules.server import BuiltServer
+from kuntapilvi_modules.tags import tags
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -11,12 +11,7 @@ import pulumi_openstack as openstack
 
 from kuntapilvi.model import Service, Tenant
 from kuntapilvi.servicecontext import server_name
-from modules.tags import metadata, tags
-
-
-def flavor_name(vcpu: int, ram_gb: int, disk_gb: int) -> str:
-    """Flavors are named by what they mean, so every card size maps to one flavor."""
-    return f"kp-{vcpu}c-{ram_gb}g-{disk_gb}g"
+from kuntapilvi_modules.tags import metadata, tags
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from kuntapilvi.model import Service
+from kuntapilvi.schema.tagnames import PREFIX
 
-PREFIX = "kuntapilvi"
+__all__ = ["PREFIX", "metadata", "tags"]
 
 
 def tags(tenant: str, service: Service | None = None, *, card: str | None = None) -> list[str]:

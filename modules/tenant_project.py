@@ -8,7 +8,7 @@ import pulumi
 import pulumi_openstack as openstack
 
 from kuntapilvi.model import Service, Tenant
-from modules.tags import tags
+from kuntapilvi_modules.tags import tags
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -45,13 +45,15 @@ from kuntapilvi.policies.resources import (
 )
 from kuntapilvi.policies.tagging import missing_labels
 from kuntapilvi.project import find_root
+from kuntapilvi.settings import Settings
 
 UNKNOWN = frozenset(
     getattr(policy_proxy, name) for name in dir(policy_proxy) if name.startswith("UNKNOWN_")
 )
 
 try:
-    PATHS = find_root(Path.cwd())
+    # The policy pack is an edge of its own: its settings are read here, once.
+    PATHS = find_root(Path.cwd(), Settings.from_env().root)
 except KuntapilviError as exc:
     print(f"kuntapilvi policy pack: {exc}", file=sys.stderr)
     sys.exit(1)

@@ -20,7 +20,7 @@
 # KUNTAPILVI_BACKEND_URL (e.g. s3://bucket/prefix?region=... or file:///srv/kuntapilvi/state)
 # before sourcing, and either PULUMI_CONFIG_PASSPHRASE / PULUMI_CONFIG_PASSPHRASE_FILE or a
 # stack created with `pulumi stack init --secrets-provider <kms/vault URL>`. Values already set
-# in the environment are kept. See README.md, "The engine".
+# in the environment are kept. See docs/engine.md.
 
 if [ -n "${BASH_VERSION:-}" ]; then
   _kp_here=${BASH_SOURCE[0]}

@@ -1,70 +1,80 @@
-"""Where the provider points: the engineer's own cloud when OS_* credentials are set,
-otherwise the local devcloud."""
+"""Where the provider points: the cloud the standard OpenStack settings name.
+
+`OS_CLOUD` (with `OS_CLIENT_CONFIG_FILE` or a clouds.yaml in the usual places) or the OS_AUTH_URL
+family, exactly as for the `openstack` CLI. devcloud is one such cloud: `kuntapilvi devcloud env`
+prints its variables, so this module knows nothing of it."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+from typing import Any
 
-from kuntapilvi.devcloud.errors import DevcloudError
 from kuntapilvi.errors import KuntapilviError
+from kuntapilvi.settings import OpenStackEnv, Settings
+
+# Under mocks nothing is contacted: the provider needs a shape, not credentials.
+MOCK_AUTH = {
+    "auth_url": "http://127.0.0.1:5000/v3",
+    "user_name": "admin",
+    "password": "",
+    "tenant_name": "admin",
+    "user_domain_name": "Default",
+    "project_domain_name": "Default",
+}
 
 
-def provider_args(region: str) -> dict[str, str]:
-    """Keyword arguments for openstack.Provider in `region` (OS_AUTH_URL wins over devcloud)."""
-    if os.environ.get("OS_AUTH_URL") and os.environ.get("KUNTAPILVI_CLOUD") != "devcloud":
+def provider_args(settings: Settings, region: str, *, mocks: bool = False) -> dict[str, str]:
+    """Keyword arguments for openstack.Provider in `region`."""
+    if mocks:
+        return {**MOCK_AUTH, "region": region}
+    os_env = settings.openstack
+    if os_env.cloud:
+        return {**clouds_yaml_auth(os_env), "region": region}
+    if os_env.auth_url:
         return {
-            "auth_url": os.environ["OS_AUTH_URL"],
-            "user_name": os.environ.get("OS_USERNAME", ""),
-            "password": os.environ.get("OS_PASSWORD", ""),
-            "tenant_name": os.environ.get("OS_PROJECT_NAME", ""),
-            "user_domain_name": os.environ.get("OS_USER_DOMAIN_NAME", "Default"),
-            "project_domain_name": os.environ.get("OS_PROJECT_DOMAIN_NAME", "Default"),
+            "auth_url": os_env.auth_url,
+            "user_name": os_env.username,
+            "password": os_env.password,
+            "tenant_name": os_env.project_name,
+            "user_domain_name": os_env.user_domain_name,
+            "project_domain_name": os_env.project_domain_name,
             "region": region,
         }
-    return devcloud_args(region)
+    raise KuntapilviError(
+        "no cloud to provision into: set OS_CLOUD (and OS_CLIENT_CONFIG_FILE if its clouds.yaml "
+        "is not in ~/.config/openstack) or OS_AUTH_URL and the other OS_* variables. "
+        'For devcloud: eval "$(kuntapilvi devcloud env)".'
+    )
 
 
-def shared_control_plane() -> bool:
-    """True when every region is the same cloud (devcloud): flavors and images exist once."""
-    return not os.environ.get("OS_AUTH_URL") or os.environ.get("KUNTAPILVI_CLOUD") == "devcloud"
+def clouds_yaml_auth(os_env: OpenStackEnv) -> dict[str, str]:
+    """The password credentials of cloud OS_CLOUD, read the way every OpenStack client does."""
+    # openstacksdk is slow to import; only a run against a named cloud pays for it.
+    import openstack.config
+    from openstack import exceptions
 
-
-def devcloud_args(region: str) -> dict[str, str]:
-    from kuntapilvi.devcloud import connection_info
-
+    files = [str(os_env.client_config_file)] if os_env.client_config_file else None
     try:
-        config = connection_info()["pulumi_config"]
-    except DevcloudError as exc:
-        # Under mocks (plan, unit tests) no cloud is contacted, so no password is needed.
-        if not os.environ.get("KUNTAPILVI_MOCKS"):
-            raise KuntapilviError(
-                f"{exc} Or point the stacks at a real cloud by setting OS_AUTH_URL and the "
-                "other OS_* variables."
-            ) from None
-        config = {
-            "openstack:authUrl": "http://127.0.0.1:5000/v3",
-            "openstack:userName": "admin",
-            "openstack:password": "",
-            "openstack:tenantName": "admin",
-            "openstack:userDomainName": "Default",
-            "openstack:projectDomainName": "Default",
-        }
+        config: Any = openstack.config.OpenStackConfig(
+            config_files=files, load_envvars=False
+        ).get_one(cloud=os_env.cloud)
+    except exceptions.ConfigException as exc:
+        where = os_env.client_config_file or "clouds.yaml"
+        raise KuntapilviError(
+            f"OS_CLOUD={os_env.cloud}: {exc} (looked in {where}); fix OS_CLOUD or "
+            "OS_CLIENT_CONFIG_FILE"
+        ) from None
+    auth = config.config.get("auth", {})
+    missing = [k for k in ("auth_url", "username", "password") if not auth.get(k)]
+    if missing:
+        raise KuntapilviError(
+            f"OS_CLOUD={os_env.cloud}: its clouds.yaml entry has no {', '.join(missing)} under "
+            "auth; the provider signs in with a password"
+        )
     return {
-        "auth_url": config["openstack:authUrl"],
-        "user_name": config["openstack:userName"],
-        "password": config["openstack:password"],
-        "tenant_name": config["openstack:tenantName"],
-        "user_domain_name": config["openstack:userDomainName"],
-        "project_domain_name": config["openstack:projectDomainName"],
-        "region": region,
+        "auth_url": auth["auth_url"],
+        "user_name": auth["username"],
+        "password": auth["password"],
+        "tenant_name": auth.get("project_name", ""),
+        "user_domain_name": auth.get("user_domain_name", "Default"),
+        "project_domain_name": auth.get("project_domain_name", "Default"),
     }
-
-
-def devcloud_image_dir() -> Path | None:
-    from kuntapilvi.devcloud import connection_info
-
-    try:
-        return Path(connection_info()["base_image"]).parent
-    except DevcloudError:
-        return None

@@ -10,6 +10,7 @@ from typing import Any
 
 from kuntapilvi.cloud import provider_args
 from kuntapilvi.errors import KuntapilviError
+from kuntapilvi.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,10 +23,10 @@ class Orphan:
     status: str
 
 
-def connect(region: str) -> Any:
+def connect(settings: Settings, region: str) -> Any:
     import openstack
 
-    args = provider_args(region)
+    args = provider_args(settings, region)
     return openstack.connect(
         auth_url=args["auth_url"],
         username=args["user_name"],

@@ -5,13 +5,14 @@ same modules run, only the engine is replaced, so the plan cannot drift from the
 
 from __future__ import annotations
 
-import os
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 
 from kuntapilvi.project import ProjectPaths
+from kuntapilvi.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +55,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
 
 def mock_centre_regions(model_cards: Any, centre: Any) -> dict[str, Any]:
-    from modules.centre import catalogue_flavors
+    from kuntapilvi.flavors import catalogue_flavors
 
     flavors = {name: f"flavor-{name}" for name in catalogue_flavors(model_cards)}
     return {
@@ -69,29 +70,26 @@ def mock_centre_regions(model_cards: Any, centre: Any) -> dict[str, Any]:
     }
 
 
-def dry_run(paths: ProjectPaths, stack: str, today: str | None = None) -> RecordingMocks:
-    """Register the stack's resources under mocks; raise pulumi.RunError on invalid input."""
+def dry_run(
+    paths: ProjectPaths, stack: str, today: str | None = None, settings: Settings | None = None
+) -> RecordingMocks:
+    """Register the stack's resources under mocks; raise pulumi.RunError on invalid input.
+
+    The run depends on its arguments only: `settings` default to every default (not the
+    caller's environment), and nothing is left behind in os.environ."""
     from kuntapilvi import program
     from kuntapilvi.validate import validate
 
     model = validate(paths, [stack]).model
     recorder = RecordingMocks(mock_centre_regions(model.cards, model.centre))
-    previous = os.environ.get("KUNTAPILVI_TODAY")
-    os.environ["KUNTAPILVI_MOCKS"] = "1"
+    settings = settings or Settings.defaults()
     if today is not None:
-        os.environ["KUNTAPILVI_TODAY"] = today
-    try:
-        pulumi.runtime.set_mocks(recorder, project="kuntapilvi", stack=stack, preview=False)
+        settings = settings.model_copy(update={"today": dt.date.fromisoformat(today)})
+    pulumi.runtime.set_mocks(recorder, project="kuntapilvi", stack=stack, preview=False)
 
-        @pulumi.runtime.test
-        def program_under_mocks() -> None:
-            program.run(paths)
+    @pulumi.runtime.test
+    def program_under_mocks() -> None:
+        program.run(settings, paths, mocks=True)
 
-        program_under_mocks()
-    finally:
-        if today is not None:
-            if previous is None:
-                os.environ.pop("KUNTAPILVI_TODAY", None)
-            else:
-                os.environ["KUNTAPILVI_TODAY"] = previous
+    program_under_mocks()
     return recorder

@@ -6,33 +6,32 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import os
 from pathlib import Path
 from typing import Any
 
 import pulumi
 import pulumi_openstack as openstack
 
-from kuntapilvi.cloud import devcloud_image_dir, provider_args, shared_control_plane
+from kuntapilvi.cloud import provider_args
 from kuntapilvi.errors import KuntapilviError
 from kuntapilvi.model import Model, Tenant
 from kuntapilvi.project import ProjectPaths, find_root
 from kuntapilvi.servicecontext import server_name
+from kuntapilvi.settings import Settings
 from kuntapilvi.validate import validate
-from modules.capacity import Capacity, CapacityArgs, attach_floating_ips
-from modules.centre import CentreRegion, CentreRegionArgs
-from modules.context import TenantContext
-from modules.network import TenantNetwork, TenantNetworkArgs
-from modules.office import OfficeServices, OfficeServicesArgs
-from modules.tenant_project import TenantProject, TenantProjectArgs
+from kuntapilvi_modules.capacity import Capacity, CapacityArgs, attach_floating_ips
+from kuntapilvi_modules.centre import CentreRegion, CentreRegionArgs
+from kuntapilvi_modules.context import TenantContext
+from kuntapilvi_modules.network import TenantNetwork, TenantNetworkArgs
+from kuntapilvi_modules.office import OfficeServices, OfficeServicesArgs
+from kuntapilvi_modules.tenant_project import TenantProject, TenantProjectArgs
 
 CENTRE_STACK = "centre"
 
 
-def today() -> dt.date:
+def today(settings: Settings) -> dt.date:
     """The day staged adoption is judged on; KUNTAPILVI_TODAY pins it for tests and previews."""
-    pinned = os.environ.get("KUNTAPILVI_TODAY")
-    return dt.date.fromisoformat(pinned) if pinned else dt.date.today()
+    return settings.today or dt.date.today()
 
 
 def load_model(paths: ProjectPaths, stack: str) -> Model:
@@ -47,19 +46,21 @@ def load_model(paths: ProjectPaths, stack: str) -> Model:
     return report.model
 
 
-def run(paths: ProjectPaths | None = None) -> None:
+def run(settings: Settings, paths: ProjectPaths | None = None, *, mocks: bool = False) -> None:
+    """Build the engine's stack. `settings` come from the entry point; under `mocks` (plan,
+    unit tests) no cloud is contacted and no credentials are needed."""
     try:
-        paths = paths or find_root(Path.cwd())
+        paths = paths or find_root(Path.cwd(), settings.root)
     except KuntapilviError as exc:
         raise pulumi.RunError(str(exc)) from None
     stack = pulumi.get_stack()
     model = load_model(paths, stack)
     try:
         if stack in model.centre_stacks:
-            build_centre(model, stack)
+            build_centre(model, stack, settings, paths, mocks=mocks)
             return
         if stack in model.tenants:
-            build_tenant(model, model.tenants[stack], today())
+            build_tenant(model, model.tenants[stack], today(settings), settings, mocks=mocks)
             return
     except KuntapilviError as exc:
         raise pulumi.RunError(str(exc)) from None
@@ -69,29 +70,30 @@ def run(paths: ProjectPaths | None = None) -> None:
     )
 
 
-def image_dir() -> Path:
-    """Where base image files are: KUNTAPILVI_IMAGE_DIR, else devcloud's image folder."""
-    configured = os.environ.get("KUNTAPILVI_IMAGE_DIR")
-    if configured:
-        return Path(configured)
-    return devcloud_image_dir() or find_root().state / "devcloud" / "images"
+def image_dir(settings: Settings, paths: ProjectPaths) -> Path:
+    """Where base image files are: KUNTAPILVI_IMAGE_DIR (devcloud env sets it to its own)."""
+    return settings.image_dir or paths.state / "devcloud" / "images"
 
 
-def build_centre(model: Model, stack: str) -> None:
+def build_centre(
+    model: Model, stack: str, settings: Settings, paths: ProjectPaths, *, mocks: bool = False
+) -> None:
     regions: dict[str, Any] = {}
     first: CentreRegion | None = None
     for region_id in model.centre_stacks[stack].request.regions:
         region = model.centre.region(region_id)
         assert region is not None  # validated
-        provider = openstack.Provider(f"{region.id}", **provider_args(region.openstack_region))
+        provider = openstack.Provider(
+            f"{region.id}", **provider_args(settings, region.openstack_region, mocks=mocks)
+        )
         shared = CentreRegion(
             region.id,
             CentreRegionArgs(
                 centre=model.centre,
                 region=region,
                 cards=model.cards,
-                image_dir=image_dir(),
-                compute_from=first if shared_control_plane() else None,
+                image_dir=image_dir(settings, paths),
+                compute_from=first if settings.shared_control_plane else None,
             ),
             opts=pulumi.ResourceOptions(providers={"openstack": provider}),
         )
@@ -106,7 +108,9 @@ def build_centre(model: Model, stack: str) -> None:
     pulumi.export("regions", regions)
 
 
-def build_tenant(model: Model, tenant: Tenant, day: dt.date) -> None:
+def build_tenant(
+    model: Model, tenant: Tenant, day: dt.date, settings: Settings, *, mocks: bool = False
+) -> None:
     waiting = [s for s in tenant.services if not s.active_on(day)]
     for service in waiting:
         pulumi.log.info(
@@ -114,7 +118,7 @@ def build_tenant(model: Model, tenant: Tenant, day: dt.date) -> None:
         )
     tenant = dataclasses.replace(tenant, services=tuple(tenant.active(day)))
     region = tenant.region
-    args = provider_args(region.openstack_region)
+    args = provider_args(settings, region.openstack_region, mocks=mocks)
     admin = openstack.Provider(f"{tenant.stack}-admin", **args)
     admin_opts = pulumi.ResourceOptions(provider=admin)
     invoke = pulumi.InvokeOptions(provider=admin)
@@ -177,6 +181,7 @@ def build_tenant(model: Model, tenant: Tenant, day: dt.date) -> None:
         key_pair=keypair.name,
         admin_provider=admin,
         scoped_provider=scoped,
+        apt_proxy=settings.apt_proxy,
     )
     capacity = Capacity(tenant.stack, CapacityArgs(context=ctx), opts=admin_opts)
     office = OfficeServices(

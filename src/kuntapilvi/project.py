@@ -44,9 +44,9 @@ class ProjectPaths:
             return str(path)
 
 
-def find_root(start: Path | None = None) -> ProjectPaths:
-    """The nearest folder holding Pulumi.yaml and catalog/, from KUNTAPILVI_ROOT or upwards."""
-    env = os.environ.get("KUNTAPILVI_ROOT")
+def find_root(start: Path | None = None, env: Path | None = None) -> ProjectPaths:
+    """The nearest folder holding Pulumi.yaml and catalog/: `env` (KUNTAPILVI_ROOT, read by the
+    caller's settings) or upwards from `start`."""
     if env:
         root = Path(env)
         if not (root / "catalog").is_dir():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 from kuntapilvi.model import Model, Service, Tenant
@@ -35,7 +34,11 @@ def check_context(model: Model, tenant: Tenant, service: Service) -> dict[str, A
     }
 
 
-def userdata_context(model: Model, tenant: Tenant, service: Service) -> dict[str, Any]:
+def userdata_context(
+    model: Model, tenant: Tenant, service: Service, *, apt_proxy: str = ""
+) -> dict[str, Any]:
+    """`apt_proxy` is the explicit KUNTAPILVI_APT_PROXY setting: changing it changes every
+    server's user data, so it is never picked up from the shell here."""
     card = service.card
     assert card.host_checks is not None
     checks = check_context(model, tenant, service)
@@ -45,7 +48,7 @@ def userdata_context(model: Model, tenant: Tenant, service: Service) -> dict[str
         "ssh_keys": list(model.centre.admin_ssh_keys),
         # devcloud hosts reach packages only through a local proxy; a real cloud has its own
         # mirror and leaves this unset.
-        "apt_proxy": os.environ.get("KUNTAPILVI_APT_PROXY", ""),
+        "apt_proxy": apt_proxy,
         "packages": list(card.host_checks.packages),
         "service_json": json.dumps(
             {

@@ -113,19 +113,21 @@ def copy_project(root: Path, passphrase: str) -> dict[str, str]:
     env = dict(kv.split("=", 1) for kv in shell.stdout.split("\0") if "=" in kv)
     state = root / ".state-pulumi"
     state.mkdir()
+    # Ambient OS_* variables (an engineer's own cloud) must not redirect the tests: the program
+    # reaches devcloud the way it reaches any cloud, through the variables `devcloud env` prints.
+    for key in [k for k in env if k.startswith("OS_")]:
+        env.pop(key)
+    from kuntapilvi.devcloud import connection_info
+
+    env.update(connection_info()["environ"])
     env.update(
         {
             "PULUMI_BACKEND_URL": f"file://{state}",
-            "KUNTAPILVI_CLOUD": "devcloud",
             "KUNTAPILVI_ROOT": str(root),
             "PULUMI_CONFIG_PASSPHRASE": passphrase,
         }
     )
     env.pop("PULUMI_CONFIG_PASSPHRASE_FILE", None)
-    # The program must reach devcloud through its own default, and ambient OS_* variables
-    # (an engineer's `eval "$(kuntapilvi devcloud env)"`) must not leak into the provider.
-    for key in [k for k in env if k.startswith("OS_")]:
-        env.pop(key)
     return env
 
 

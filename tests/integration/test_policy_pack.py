@@ -108,7 +108,7 @@ def test_a_card_opening_ssh_to_the_world_is_stopped(
     p = make_project(tmp_path / "project", private_project)
     main = p.root / "__main__.py"
     main.write_text(
-        "import modules.firewall as firewall\n"
+        "import kuntapilvi_modules.firewall as firewall\n"
         "_sources = firewall.sources\n"
         "firewall.sources = lambda port, *rest: (\n"
         "    ['0.0.0.0/0'] if port.port == 22 else _sources(port, *rest)\n"

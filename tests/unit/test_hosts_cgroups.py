@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from kuntapilvi.hosts import cgroups
 from kuntapilvi.hosts.cgroups import PARENT, _hierarchies
 
 HYBRID = """\
@@ -24,5 +27,11 @@ def test_pure_cgroup2() -> None:
     assert _hierarchies(UNIFIED) == [Path("/sys/fs/cgroup")]
 
 
-def test_parent_name() -> None:
-    assert PARENT == "kuntapilvi-hosts"
+def test_every_host_cgroup_sits_under_the_one_parent_in_each_hierarchy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(cgroups, "_hierarchies", lambda: _hierarchies(HYBRID))
+    paths = cgroups.host_cgroups("kp-kajaani-print")
+    assert [p.parent.parent for p in paths] == _hierarchies(HYBRID)
+    assert {p.parent.name for p in paths} == {PARENT}
+    assert {p.name for p in paths} == {"kp-kajaani-print"}

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import collections
 from functools import cache
+from typing import Any
 
+import pulumi
+import pulumi.runtime.mocks
 import pytest
 import yaml
 
@@ -78,7 +81,7 @@ def test_ssh_only_from_management_network() -> None:
     assert [r.inputs["remoteIpPrefix"] for r in ssh] == ["10.80.0.0/24"]
 
 
-def test_office_servers_get_cloud_init_and_children_have_parents() -> None:
+def test_office_servers_get_cloud_init() -> None:
     instances = {r.inputs["name"]: r for r in of_type("kajaani", "compute/instance:Instance")}
     assert set(instances) == {
         "kajaani-file-share",
@@ -92,6 +95,32 @@ def test_office_servers_get_cloud_init_and_children_have_parents() -> None:
     smb = next(f for f in share["write_files"] if f["path"] == "/etc/samba/smb.conf")
     assert "[yhteiset]" in smb["content"]
     assert "hosts allow = 10.72.0.0/21" in smb["content"]
+
+
+def test_every_cloud_resource_of_a_tenant_has_a_family_component_as_parent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Pulumi puts a child's parent type into its URN; a resource built without parent= (or
+    with the wrong one) shows up here as a top-level one."""
+    urns: list[str] = []
+    make_urn = pulumi.runtime.mocks.MockMonitor.make_urn
+
+    def recording(self: Any, parent: str, type_: str, name: str) -> str:
+        urn = make_urn(self, parent, type_, name)
+        urns.append(urn)
+        return urn
+
+    monkeypatch.setattr(pulumi.runtime.mocks.MockMonitor, "make_urn", recording)
+    dry_run(PATHS, "kajaani", today=TODAY)
+    # urn:pulumi:<stack>::<project>::<parent types joined by $>$<type>::<name>
+    types = [u.split("::")[2] for u in urns]
+    cloud = [t for t in types if t.split("$")[-1].startswith("openstack:")]
+    assert len(cloud) > 20
+    # Only the stack's own plumbing (its providers, its key pair) hangs off the stack itself.
+    direct = sorted({t for t in cloud if t.split("$")[-2:-1] == ["pulumi:pulumi:Stack"]})
+    assert direct == ["pulumi:pulumi:Stack$openstack:compute/keypair:Keypair"], direct
+    parents = {t.split("$")[-2] for t in cloud if t not in direct}
+    assert parents and all(p.startswith("kuntapilvi:") for p in parents), parents
 
 
 def test_instances_use_scoped_provider_and_ports_the_admin_one() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -342,11 +343,14 @@ def test_shipped_repository_is_valid(repo: ProjectPaths) -> None:
     assert "centre" in report.model.centre_stacks
 
 
-def test_catalogue_ships_at_least_twelve_cards_per_required_family(repo: ProjectPaths) -> None:
+def test_catalogue_ships_every_card_file_of_each_required_family(repo: ProjectPaths) -> None:
+    """Each family folder's files all load, under that family, and each family has its five."""
     cards = validate(repo).model.cards
-    assert len(cards) >= 12
-    for family in ("capacity", "network", "office"):
-        assert any(c.family == family for c in cards.values())
+    per_family = collections.Counter(c.family for c in cards.values())
+    families = ("capacity", "network", "office")
+    on_disk = {f: len(list((repo.cards / f).glob("*.yaml"))) for f in families}
+    assert per_family == on_disk
+    assert all(count >= 5 for count in per_family.values()), per_family
 
 
 def test_error_in_other_tenant_is_not_reported_for_named_stack(project: ProjectPaths) -> None:

@@ -24,8 +24,8 @@ from kuntapilvi.checks.inventory import (
 )
 from kuntapilvi.checks.runner import Result, run_checks
 from kuntapilvi.cli.common import EXIT_INVALID, EXIT_OK, boundary, err, out
+from kuntapilvi.cli.edge import find_root
 from kuntapilvi.errors import KuntapilviError
-from kuntapilvi.project import find_root
 from kuntapilvi.validate import validate
 
 # The centre's admin user, made by every server template (templates/cloud-init/_base.yaml.j2)
@@ -129,7 +129,7 @@ def devcloud_host_keys(state: Path | None) -> dict[str, tuple[str, str, Path]]:
         return {}
     manager = HostManager(state)
     found = {}
-    for rec in manager.store.hosts():
+    for rec in manager.records():
         try:
             key = manager.host_key(rec.name)
         except Exception:

@@ -16,7 +16,6 @@ the next run:
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from dataclasses import dataclass
 from typing import Annotated
@@ -24,7 +23,9 @@ from typing import Annotated
 import typer
 
 from kuntapilvi.cli.common import boundary, err, out
+from kuntapilvi.cloud import clouds_yaml_auth
 from kuntapilvi.errors import KuntapilviError
+from kuntapilvi.settings import Settings
 
 app = typer.Typer(help="Check that stacks' state belongs to the cloud they are run against.",
                   no_args_is_help=True)
@@ -47,22 +48,32 @@ class CloudIdentity:
         return cls(kind, ident)
 
 
-def current_identity() -> CloudIdentity:
-    """The cloud the program's provider points at, as cloud.provider_args chooses it."""
-    auth_url = os.environ.get("OS_AUTH_URL")
-    if auth_url and os.environ.get("KUNTAPILVI_CLOUD") != "devcloud":
-        return CloudIdentity("openstack", auth_url.rstrip("/"))
+def current_identity(settings: Settings) -> CloudIdentity:
+    """The cloud the program's provider points at (kuntapilvi.cloud.provider_args): devcloud when
+    OS_CLOUD names devcloud's own clouds.yaml entry, else the Keystone URL of whatever it names."""
     from kuntapilvi.devcloud import identity
     from kuntapilvi.devcloud.paths import Paths
 
+    os_env = settings.openstack
     paths = Paths.default()
-    ident = identity.read(paths)
-    if ident is None:
+    config_file = os_env.client_config_file
+    if os_env.cloud == "devcloud" and config_file is not None and (
+        config_file.absolute() == paths.clouds_yaml.absolute()
+    ):
+        ident = identity.read(paths)
+        if ident is None:
+            raise KuntapilviError(
+                f"devcloud in {paths.state} has no identity yet (it was never started); run "
+                "`kuntapilvi devcloud up` first."
+            )
+        return CloudIdentity("devcloud", ident)
+    if not os_env.configured:
         raise KuntapilviError(
-            f"devcloud in {paths.state} has no identity yet (it was never started); run "
-            "`kuntapilvi devcloud up` first."
+            "no cloud is selected: set OS_CLOUD (or OS_AUTH_URL and the other OS_* variables); "
+            'for devcloud: eval "$(kuntapilvi devcloud env)".'
         )
-    return CloudIdentity("devcloud", ident)
+    auth_url = clouds_yaml_auth(os_env)["auth_url"] if os_env.cloud else os_env.auth_url
+    return CloudIdentity("openstack", auth_url.rstrip("/"))
 
 
 def _pulumi(*args: str) -> subprocess.CompletedProcess[str]:
@@ -99,7 +110,7 @@ def guard_command(
 ) -> None:
     """Before `pulumi up`: refuse (a real cloud) or start afresh (devcloud) every stack whose state
     was made in another cloud than the current one."""
-    now = current_identity()
+    now = current_identity(Settings.from_env())
     for stack in stacks:
         if not _stack_exists(stack):
             continue
@@ -135,7 +146,7 @@ def record_command(
     stacks: Annotated[list[str], typer.Argument(help="Stacks just applied.")],
 ) -> None:
     """After a successful `pulumi up`: record the current cloud on each stack."""
-    now = current_identity()
+    now = current_identity(Settings.from_env())
     for stack in stacks:
         done = _pulumi("stack", "tag", "set", TAG, str(now), "--stack", stack)
         if done.returncode != 0:
@@ -148,5 +159,5 @@ def record_command(
 @boundary
 def id_command() -> None:
     """Print the identity of the cloud the stacks are run against."""
-    out.print(str(current_identity()), markup=False)
+    out.print(str(current_identity(Settings.from_env())), markup=False)
 

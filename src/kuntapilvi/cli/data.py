@@ -9,8 +9,8 @@ from rich.table import Table
 
 from kuntapilvi import data
 from kuntapilvi.cli.common import boundary, err, out
+from kuntapilvi.cli.edge import find_root, settings
 from kuntapilvi.errors import KuntapilviError
-from kuntapilvi.project import find_root
 from kuntapilvi.validate import validate
 
 app = typer.Typer(help="Tenant data volumes retained after their service left the stack.")
@@ -28,7 +28,7 @@ def _orphans(
         if tenant is None:
             raise KuntapilviError(f"stack '{stack}' is not valid or gone; give --region")
         region = tenant.region.openstack_region
-    conn = data.connect(region)
+    conn = data.connect(settings(), region)
     return conn, data.retained_volumes(conn, stack, keep)
 
 

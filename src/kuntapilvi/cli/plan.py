@@ -11,10 +11,10 @@ import typer
 from rich.table import Table
 
 from kuntapilvi.cli.common import EXIT_INVALID, OutputFormat, boundary, err, out
+from kuntapilvi.cli.edge import find_root
 from kuntapilvi.costs import tenant_costs, totals
 from kuntapilvi.dryrun import Recorded, dry_run
 from kuntapilvi.model import Model, Tenant
-from kuntapilvi.project import find_root
 from kuntapilvi.validate import validate
 
 

@@ -7,9 +7,9 @@ from typing import Annotated
 import typer
 
 from kuntapilvi.cli.common import EXIT_INVALID, boundary, err, out
+from kuntapilvi.cli.edge import find_root
 from kuntapilvi.prcheck import check
 from kuntapilvi.prcomment import render
-from kuntapilvi.project import find_root
 
 app = typer.Typer(help="Checks and the comment for a pull request.")
 

@@ -7,8 +7,8 @@ from typing import Annotated
 import typer
 
 from kuntapilvi.cli.common import EXIT_INVALID, boundary, err
+from kuntapilvi.cli.edge import find_root
 from kuntapilvi.jsonschema import schema_documents
-from kuntapilvi.project import find_root
 
 
 @boundary

@@ -9,9 +9,9 @@ import typer
 from rich.table import Table
 
 from kuntapilvi.cli.common import EXIT_INVALID, boundary, err, out
+from kuntapilvi.cli.edge import find_root
 from kuntapilvi.costs import tenant_costs, totals
 from kuntapilvi.errors import KuntapilviError
-from kuntapilvi.project import find_root
 from kuntapilvi.render import render
 from kuntapilvi.rules.capacity_rules import pool_use
 from kuntapilvi.stacks import stack_path

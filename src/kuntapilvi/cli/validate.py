@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from kuntapilvi.cli.common import EXIT_INVALID, EXIT_OK, OutputFormat, boundary, err, out
-from kuntapilvi.project import find_root
+from kuntapilvi.cli.edge import find_root
 from kuntapilvi.validate import validate
 
 

@@ -84,6 +84,10 @@ def connection_info(paths: Paths | None = None, region: str | None = None) -> di
         "OS_PROJECT_DOMAIN_NAME": DOMAIN,
         "OS_REGION_NAME": region,
         "OS_INTERFACE": "public",
+        # The program reads these as any cloud's settings (docs/environment.md): devcloud's
+        # regions share one Nova, and its base image is a file in its state folder.
+        "KUNTAPILVI_SHARED_CONTROL_PLANE": "true",
+        "KUNTAPILVI_IMAGE_DIR": str(paths.base_image.parent),
     }
     pulumi_config = {
         "openstack:authUrl": svc.KEYSTONE_URL,

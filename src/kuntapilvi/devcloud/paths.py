@@ -8,12 +8,12 @@ Neither is inside git: the state default `<project>/.state/devcloud` is git-igno
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 from kuntapilvi.project import checkout_root
+from kuntapilvi.settings import Settings
 
 STATE_ENV = "KUNTAPILVI_DEVCLOUD_STATE"
 CACHE_ENV = "KUNTAPILVI_CACHE"
@@ -46,9 +46,11 @@ class Paths:
 
     @classmethod
     def default(cls) -> Paths:
-        state = os.environ.get(STATE_ENV) or str(project_root() / ".state" / "devcloud")
-        cache = os.environ.get(CACHE_ENV) or str(Path.home() / ".cache" / "kuntapilvi")
-        return cls(state=Path(state).absolute(), cache=Path(cache).absolute())
+        settings = Settings.from_env()
+        return cls(
+            state=settings.devcloud_state_dir(project_root()),
+            cache=settings.cache_dir.absolute(),
+        )
 
     @property
     def venv(self) -> Path:

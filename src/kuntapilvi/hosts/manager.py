@@ -98,6 +98,10 @@ class HostManager:
     def proxy(self) -> AptProxy:
         return AptProxy(self.state_dir, self.mirror, self.proxy_port)
 
+    def records(self) -> list[HostRecord]:
+        """Every host this manager knows, booted or not (what callers outside hosts may read)."""
+        return self.store.hosts()
+
     def machine_key(self) -> tuple[Path, str]:
         return ssh.ensure_machine_key(self.state_dir / "ssh")
 

@@ -3,10 +3,10 @@ project)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from kuntapilvi.project import cache_root, checkout_root
+from kuntapilvi.settings import Settings
 
 
 def cache_dir() -> Path:
@@ -26,9 +26,6 @@ def default_state_dir() -> Path:
     folder: every checkout that points at the same devcloud (KUNTAPILVI_DEVCLOUD_STATE) sees, and
     `devcloud down` stops, the same hosts.
     """
-    override = os.environ.get("KUNTAPILVI_HOSTS_STATE")
-    if override:
-        return Path(override)
-    from kuntapilvi.devcloud.paths import Paths
-
-    return Paths.default().hosts
+    # Settings knows where devcloud's state is, so hosts need not import devcloud (which
+    # imports hosts: the tools layer points one way too).
+    return Settings.from_env().hosts_state_dir(project_root())

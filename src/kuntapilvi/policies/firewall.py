@@ -4,26 +4,13 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
 
 from kuntapilvi.policies.resources import COMPUTED, Resource
+from kuntapilvi.schema.adminports import ADMIN_PORTS
 
 SEC_GROUP_RULE = "openstack:networking/secGroupRule:SecGroupRule"
 
 
-@dataclass(frozen=True)
-class AdminPort:
-    service: str
-    protocol: str
-    port: int
-
-
-# SSH and RDP: remote administration, reached only from the centre's management network.
-ADMIN_PORTS = (
-    AdminPort("SSH", "tcp", 22),
-    AdminPort("RDP", "tcp", 3389),
-    AdminPort("RDP", "udp", 3389),
-)
 WORLD = ("0.0.0.0/0", "::/0")
 ANY_PROTOCOL = {None, "", "any"}
 PROTOCOL_NUMBERS = {"6": "tcp", "17": "udp"}

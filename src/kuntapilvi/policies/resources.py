@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from kuntapilvi.catalogue import load_catalogue
+from kuntapilvi.flavors import catalogue_flavors
 from kuntapilvi.project import ProjectPaths
+from kuntapilvi.schema.tagnames import PREFIX
 from kuntapilvi.stacks import CentreStack, TenantStack, load_stack, stack_files, stack_path
-from modules.centre import catalogue_flavors
-from modules.tags import PREFIX
 
 TENANT_TAG = f"{PREFIX}-tenant"
 CARD_TAG = f"{PREFIX}-card"

@@ -8,7 +8,7 @@ from kuntapilvi import findings as fnd
 from kuntapilvi import params as prm
 from kuntapilvi.catalogue import Catalogue
 from kuntapilvi.errors import Finding
-from kuntapilvi.policies.firewall import ADMIN_PORTS
+from kuntapilvi.schema.adminports import ADMIN_PORTS
 from kuntapilvi.schema.card import Lifecycle
 
 # Names a host check may use in {placeholders} besides the card's own parameters.

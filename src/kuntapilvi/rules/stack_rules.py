@@ -15,6 +15,7 @@ from kuntapilvi.model import Service, Tenant
 from kuntapilvi.schema.card import Card, Lifecycle
 from kuntapilvi.schema.stack import TENANT_KEY, ServiceRequest
 from kuntapilvi.stacks import TenantStack
+from kuntapilvi.subnets import network_cidr
 
 BASE = ("config", TENANT_KEY)
 
@@ -382,13 +383,3 @@ def _check_references(
                         f"use the name of one of: {known}",
                     )
                 )
-
-
-def network_cidr(service: Service, block: ipaddress.IPv4Network) -> ipaddress.IPv4Network | None:
-    """The subnet a tenant network gets: its cidr parameter or the block's first /24."""
-    cidr = service.params.get("cidr")
-    if cidr is not None:
-        return ipaddress.IPv4Network(cidr)
-    if block.prefixlen > 24:
-        return block
-    return next(block.subnets(new_prefix=24))
