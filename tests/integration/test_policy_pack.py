@@ -190,3 +190,61 @@ def test_a_new_tenants_first_preview_leaves_nothing_behind(shipped: Project) -> 
     names = {s["name"] for s in listed}
     assert "uusikunta" not in names and "kajaani" in names
     assert stack_file.read_bytes() == written
+
+
+def test_a_server_with_a_flavor_the_centre_does_not_publish_is_stopped_before_it_exists(
+    devcloud: dict[str, Any],
+    admin_conn: Any,
+    tmp_path: Path,
+    private_project: Callable[[Path, str], dict[str, str]],
+) -> None:
+    """The README's promise: a server's flavor and image must be what the centre publishes, and
+    the pack stops one that is not before Nova is asked for it, at preview and in
+    `up --skip-preview` alike (the rule is resource-level: the engine hands a stack-level policy
+    no stack references, so the pack reads the centre's outputs itself)."""
+    p = make_project(tmp_path / "project", private_project)
+    main = p.root / "__main__.py"
+    main.write_text(
+        "import dataclasses\n"
+        "import kuntapilvi_modules.capacity as capacity\n"
+        "_build = capacity.build_server\n"
+        "capacity.build_server = lambda prefix, inputs, *rest: _build(\n"
+        "    prefix, dataclasses.replace(inputs, flavor_id='handmade-flavor'), *rest\n"
+        ")\n" + main.read_text()
+    )
+    (p.root / "stacks/Pulumi.flavortest.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "config": {
+                    "kuntapilvi:tenant": {
+                        "owner": "kajaani",
+                        "region": "fi-kaj-1",
+                        "address_block": "10.72.224.0/21",
+                        "services": [
+                            {"card": "capacity.quota", "size": "S"},
+                            {"card": "network.tenant-network"},
+                            {"card": "network.baseline-firewall"},
+                            {"card": "office.time"},
+                        ],
+                    }
+                }
+            }
+        )
+    )
+    preview = p.preview("flavortest")
+    assert preview.returncode != 0
+    assert "[mandatory]  catalogue-flavors-and-images" in preview.stdout, preview.stdout[-3000:]
+    assert "flavor id handmade-flavor" in preview.stdout
+    try:
+        up = p.pulumi(
+            "up", "--stack", "flavortest", "--yes", "--skip-preview", "--policy-pack", str(PACK),
+            lock=True,
+        )  # fmt: skip
+        assert up.returncode != 0
+        assert "catalogue-flavors-and-images" in up.stdout, up.stdout[-3000:]
+        servers = [s for s in admin_conn.compute.servers(all_projects=True)
+                   if s.name.startswith("flavortest")]  # fmt: skip
+        assert servers == [], [s.name for s in servers]
+    finally:
+        down = p.pulumi("destroy", "--stack", "flavortest", "--yes", lock=True)
+        assert down.returncode == 0, down.stdout[-2000:] + down.stderr[-2000:]
