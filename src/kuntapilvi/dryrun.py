@@ -11,6 +11,7 @@ from typing import Any
 
 import pulumi
 
+from kuntapilvi.errors import InvalidInput
 from kuntapilvi.project import ProjectPaths
 
 
@@ -70,7 +71,7 @@ def mock_centre_regions(model_cards: Any, centre: Any) -> dict[str, Any]:
 
 
 def dry_run(paths: ProjectPaths, stack: str, today: str | None = None) -> RecordingMocks:
-    """Register the stack's resources under mocks; raise pulumi.RunError on invalid input."""
+    """Register the stack's resources under mocks; raise InvalidInput on invalid input."""
     from kuntapilvi import program
     from kuntapilvi.validate import validate
 
@@ -87,7 +88,11 @@ def dry_run(paths: ProjectPaths, stack: str, today: str | None = None) -> Record
         def program_under_mocks() -> None:
             program.run(paths)
 
-        program_under_mocks()
+        try:
+            program_under_mocks()
+        except pulumi.RunError as exc:
+            # The program refuses a stack with errors, as the engine would: a user mistake.
+            raise InvalidInput(f"stack '{stack}' cannot be planned: {exc}") from None
     finally:
         if today is not None:
             if previous is None:

@@ -48,8 +48,9 @@ def from_yaml_error(exc: YamlError) -> Finding:
         exc.file,
         exc.line,
         "",
-        exc.message,
-        "fix the YAML syntax at that line (indentation, quotes, colons); an editor with the "
+        exc.message + ".",
+        exc.fix
+        or "fix the YAML syntax at that line (indentation, quotes, colons); an editor with the "
         "YAML language server shows it while you type",
     )
 

@@ -16,6 +16,7 @@ from kuntapilvi.rules import (
     owner_rules,
     stack_rules,
 )
+from kuntapilvi.schema.common import DNS_LABEL
 from kuntapilvi.stacks import CentreStack, TenantStack, load_stack, stack_files
 
 
@@ -57,6 +58,19 @@ def validate(paths: ProjectPaths, stacks: list[str] | None = None) -> Report:
     wanted = set(stacks) if stacks else None
     if wanted:
         for name in sorted(wanted):
+            if not DNS_LABEL.match(name):
+                shown = name if len(name) <= 70 else name[:60] + f"… ({len(name)} characters)"
+                findings.append(
+                    fnd.error(
+                        "stack.bad-name",
+                        "<stack argument>",
+                        (),
+                        f"{shown!r} is not a stack name.",
+                        "a stack name is 1-63 lower-case letters, digits and hyphens, "
+                        "e.g. espoo; 'kuntapilvi validate' without names checks every stack",
+                    )
+                )
+                continue
             path = paths.stacks / f"Pulumi.{name}.yaml"
             if not path.is_file():
                 findings.append(

@@ -7,13 +7,33 @@ the field a user has to change, which the plain `safe_load` result cannot.
 
 from __future__ import annotations
 
+import os
+import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from kuntapilvi.errors import InvalidInput
+
 Path_ = tuple[str | int, ...]
+
+# Limits on what a file may ask of the loader (docs/error-codes.md, "Limits"). Hand-written
+# catalogue and stack files are far below them; a file above them is refused before it is built.
+MAX_BYTES = 4 * 1024 * 1024
+"""Largest file read, in bytes (a stack of 10,000 services is about 400 KB)."""
+MAX_DEPTH = 64
+"""Deepest nesting of lists and mappings (the real files nest at most 8 levels)."""
+MAX_NODES = 500_000
+"""Most values a document may hold once every alias is expanded."""
+MAX_ALIAS_NODES = 10_000
+"""Most values that aliases (`*name`) may add by repeating an anchored value."""
+
+# YAML forbids C0 controls except tab and line breaks, DEL and the C1 block (NEL aside); the
+# reader refuses them without a line, so they are found here first, with it.
+_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f]")
 
 
 @dataclass(slots=True)
@@ -33,14 +53,16 @@ class Document:
         return None
 
 
-class YamlError(Exception):
+class YamlError(InvalidInput):
     """A file that is not well-formed YAML; carries the line and a human message."""
 
-    def __init__(self, file: str, line: int | None, message: str) -> None:
+    def __init__(self, file: str, line: int | None, message: str, fix: str | None = None) -> None:
         self.file = file
         self.line = line
         self.message = message
-        super().__init__(f"{file}:{line}: {message}")
+        self.fix = fix
+        where = file if line is None else f"{file}:{line}"
+        super().__init__(f"{where}: {message}." + (f" Fix: {fix}" if fix else ""))
 
 
 # libyaml's C parser keeps the same start marks on nodes and parses several times faster; the
@@ -55,6 +77,14 @@ class _UniqueKeyLoader(_Base):  # type: ignore[valid-type,misc]
 def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
     seen: dict[Any, int] = {}
     for key_node, _ in node.value:
+        if not isinstance(key_node, yaml.ScalarNode):
+            kind = "list" if isinstance(key_node, yaml.SequenceNode) else "mapping"
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"a key must be plain text, not a {kind} (a '?' entry or a key in [] or {{}})",
+                key_node.start_mark,
+            )
         key = loader.construct_object(key_node, deep=deep)
         if key in seen:
             raise yaml.constructor.ConstructorError(
@@ -91,9 +121,87 @@ def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> None:
             _walk(item, (*path, index), lines)
 
 
+def _check_text(text: str, file: str) -> None:
+    bad = _FORBIDDEN.search(text)
+    if bad is not None:
+        line = text.count("\n", 0, bad.start()) + 1
+        column = bad.start() - (text.rfind("\n", 0, bad.start()) + 1) + 1
+        raise YamlError(
+            file,
+            line,
+            f"control character U+{ord(bad.group()):04X} at column {column}; YAML files may "
+            "hold only printable text, tabs and line breaks",
+            "delete the invisible character (an editor showing control characters finds it)",
+        )
+
+
+def _check_shape(text: str, file: str) -> None:
+    """Refuse deep nesting and alias amplification from the event stream, before any tree is
+    built: libyaml's parser is iterative, the composer and the line walk are not, and an alias
+    bomb of a few hundred bytes expands to billions of values."""
+    sizes: dict[str, int] = {}
+    # One frame per open list or mapping: [values inside so far, its anchor].
+    stack: list[list[Any]] = [[0, None]]
+    alias_nodes = 0
+    loader_cls = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    for event in yaml.parse(text, Loader=loader_cls):
+        if isinstance(event, yaml.CollectionStartEvent):
+            if len(stack) > MAX_DEPTH:
+                raise YamlError(
+                    file,
+                    event.start_mark.line + 1,
+                    f"lists and mappings nested more than {MAX_DEPTH} levels deep",
+                    "flatten the structure; no catalogue or stack file needs that depth",
+                )
+            stack.append([0, event.anchor])
+        elif isinstance(event, yaml.CollectionEndEvent):
+            count, anchor = stack.pop()
+            size = count + 1
+            if anchor is not None:
+                sizes[anchor] = size
+            stack[-1][0] += size
+        elif isinstance(event, yaml.ScalarEvent):
+            if event.anchor is not None:
+                sizes[event.anchor] = 1
+            stack[-1][0] += 1
+        elif isinstance(event, yaml.AliasEvent):
+            size = sizes.get(event.anchor, 1)
+            alias_nodes += size
+            stack[-1][0] += size
+            if alias_nodes > MAX_ALIAS_NODES:
+                raise YamlError(
+                    file,
+                    event.start_mark.line + 1,
+                    f"aliases (*{event.anchor} and others) repeat more than "
+                    f"{MAX_ALIAS_NODES:,} values",
+                    "write the values out instead of repeating anchors (&name / *name)",
+                )
+        else:
+            continue
+        if stack[0][0] + sum(frame[0] for frame in stack[1:]) > MAX_NODES:
+            raise YamlError(
+                file,
+                event.start_mark.line + 1,
+                f"the document holds more than {MAX_NODES:,} values",
+                "split the content; a stack of 10,000 services stays far below the limit",
+            )
+
+
+def _fail(exc: yaml.YAMLError, file: str) -> YamlError:
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        problem = exc.problem or str(exc)
+        context = f" ({exc.context})" if exc.context else ""
+        return YamlError(file, line, f"not valid YAML: {problem}{context}")
+    return YamlError(file, None, f"not valid YAML: {exc}")
+
+
 def parse(text: str, file: str) -> Document:
     """Parse one YAML document; raise YamlError with the line on malformed input."""
+    _check_text(text, file)
     try:
+        _check_shape(text, file)
         # Compose once and construct from the same node tree: positions and values agree.
         loader = _UniqueKeyLoader(text)
         try:
@@ -101,26 +209,75 @@ def parse(text: str, file: str) -> Document:
             data = loader.construct_document(node) if node is not None else None
         finally:
             loader.dispose()
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        problem = exc.problem or str(exc)
-        context = f" ({exc.context})" if exc.context else ""
-        raise YamlError(file, line, f"not valid YAML: {problem}{context}") from None
     except yaml.YAMLError as exc:
-        raise YamlError(file, None, f"not valid YAML: {exc}") from None
+        raise _fail(exc, file) from None
     lines: dict[Path_, int] = {}
     if node is not None:
         _walk(node, (), lines)
     return Document(file=file, data=data, lines=lines)
 
 
-def load(path: Path, display: str) -> Document:
-    """Read and parse a file; unreadable or non-UTF-8 files raise YamlError too."""
+def read_text(path: Path, display: str, root: Path | None = None) -> str:
+    """A project file's text, or YamlError saying why it may not be read.
+
+    Only regular files are read, at most MAX_BYTES of them: a FIFO would block forever and a
+    device has no end. A symbolic link is followed only to a file inside `root` (the project),
+    so a link to /etc/shadow or /dev/zero in a pull request is refused, not read."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise YamlError(display, None, f"not UTF-8 text ({exc.reason})") from None
+        if path.is_symlink():
+            target = path.resolve()
+            if root is not None and not target.is_relative_to(root.resolve()):
+                raise YamlError(
+                    display,
+                    None,
+                    "is a symbolic link to a file outside the project; it is not read",
+                    "replace the link with the file itself (git rm the link, add the file)",
+                )
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then refuses it.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise YamlError(
+                    display,
+                    None,
+                    "is not a regular file (a FIFO, a device or a folder); it is not read",
+                    "replace it with a YAML file of that name, or remove it",
+                )
+            if info.st_size > MAX_BYTES:
+                raise YamlError(
+                    display,
+                    None,
+                    f"is {info.st_size:,} bytes, more than the limit of {MAX_BYTES:,}",
+                    "shorten the file; a stack of 10,000 services is about 400 KB",
+                )
+            with os.fdopen(fd, "rb", closefd=False) as handle:
+                raw = handle.read(MAX_BYTES + 1)
+        finally:
+            os.close(fd)
     except OSError as exc:
-        raise YamlError(display, None, f"cannot be read: {exc.strerror}") from None
-    return parse(text, display)
+        raise YamlError(
+            display, None, f"cannot be read: {exc.strerror}", "check the file's permissions"
+        ) from None
+    if len(raw) > MAX_BYTES:
+        raise YamlError(
+            display,
+            None,
+            f"is more than the limit of {MAX_BYTES:,} bytes",
+            "shorten the file; a stack of 10,000 services is about 400 KB",
+        )
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise YamlError(
+            display,
+            line,
+            f"not UTF-8 text: byte 0x{raw[exc.start]:02x} ({exc.reason})",
+            "save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)",
+        ) from None
+
+
+def load(path: Path, display: str, root: Path | None = None) -> Document:
+    """Read and parse a file; unreadable, oversized or non-UTF-8 files raise YamlError too."""
+    return parse(read_text(path, display, root), display)

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from kuntapilvi.cli.common import EXIT_INVALID, OutputFormat, boundary, err, out
+from kuntapilvi.cli.common import EXIT_INVALID, OutputFormat, boundary, check_today, err, out
 from kuntapilvi.costs import tenant_costs, totals
 from kuntapilvi.dryrun import Recorded, dry_run
 from kuntapilvi.model import Model, Tenant
@@ -103,7 +103,9 @@ def plan_command(
     stacks: Annotated[list[str] | None, typer.Argument(help="Tenant stacks (default: all)")] = None,
     output: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.TEXT,
     today: Annotated[
-        str | None, typer.Option(help="Judge staged adoption on this date (YYYY-MM-DD)")
+        str | None, typer.Option(
+            help="Judge staged adoption on this date (YYYY-MM-DD)", callback=check_today
+        )
     ] = None,
     diff: Annotated[
         str | None,
@@ -121,7 +123,12 @@ def plan_command(
         raise typer.Exit(EXIT_INVALID)
     model = report.model
     names = stacks or sorted(model.tenants)
-    plans = [tenant_plan(model, s, today) for s in names if s in model.tenants]
+    for name in names:
+        if name not in model.tenants:
+            from kuntapilvi.cli.tenants import not_a_tenant
+
+            raise not_a_tenant(model, name)
+    plans = [tenant_plan(model, s, today) for s in names]
     if output is OutputFormat.JSON:
         out.print_json(json.dumps(plans))
         return

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from kuntapilvi.cli.common import EXIT_INVALID, boundary, err, out
+from kuntapilvi.cli.common import EXIT_INVALID, boundary, check_today, err, out
 from kuntapilvi.prcheck import check
 from kuntapilvi.prcomment import render
 from kuntapilvi.project import find_root
@@ -14,7 +14,10 @@ from kuntapilvi.project import find_root
 app = typer.Typer(help="Checks and the comment for a pull request.")
 
 Base = Annotated[str, typer.Option("--base", help="Revision the change is compared with")]
-Today = Annotated[str | None, typer.Option(help="Judge staged adoption on this date")]
+Today = Annotated[
+    str | None,
+    typer.Option(help="Judge staged adoption on this date (YYYY-MM-DD)", callback=check_today),
+]
 
 
 @app.command("check")
