@@ -4,16 +4,19 @@ euros — compared between the base revision and the change."""
 from __future__ import annotations
 
 import collections
+import datetime as dt
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
+from kuntapilvi import findings as fnd
 from kuntapilvi.costs import tenant_costs, totals
 from kuntapilvi.dryrun import dry_run
 from kuntapilvi.errors import Finding, Severity
 from kuntapilvi.project import ProjectPaths
 from kuntapilvi.revisions import changed_files, checkout
+from kuntapilvi.schema.stack import TENANT_KEY
 from kuntapilvi.validate import Report, validate
 
 # Changes owned by the catalogue editors rather than by a tenant or by code reviewers.
@@ -234,9 +237,37 @@ def check(root: Path, base: str, today: str | None = None) -> PrResult:
         )
         if users:
             withdrawn[card_id] = users
+    findings += _past_starts(diffs, head, today)
     findings += _codeowners_findings(root, head)
     approvers = required_approvers(scope, head, before)
     return PrResult(scope, findings, diffs, withdrawn, approvers)
+
+
+def _past_starts(diffs: list[TenantDiff], head: Report, today: str | None) -> list[Finding]:
+    """A service this change adds with a start before today: it is built on merge all the
+    same, and its set-up fee is charged as for a new service; said, not refused (a start on the
+    first day of the month being merged is ordinary)."""
+    day = dt.date.fromisoformat(today) if today else dt.date.today()
+    out: list[Finding] = []
+    for d in diffs:
+        tenant = head.model.tenants.get(d.stack)
+        if tenant is None:
+            continue
+        added = set(d.services_added)
+        for service in tenant.services:
+            if service.key in added and service.start is not None and service.start < day:
+                out.append(
+                    fnd.warning(
+                        "pr.start-in-past",
+                        head.model.tenant_stacks[d.stack].doc,
+                        ("config", TENANT_KEY, "services", service.index, "start"),
+                        f"'{service.key}' is new in this change but starts {service.start}, "
+                        f"before today ({day}); it is built on merge and billed from the "
+                        "merge with its set-up fee.",
+                        "write the day the service should really start, or remove 'start:'",
+                    )
+                )
+    return out
 
 
 def _owner_of(report: Report, stack: str) -> str | None:

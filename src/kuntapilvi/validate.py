@@ -14,6 +14,7 @@ from kuntapilvi.rules import (
     capacity_rules,
     catalogue_rules,
     owner_rules,
+    quota_rules,
     stack_rules,
 )
 from kuntapilvi.schema.common import DNS_LABEL
@@ -100,6 +101,10 @@ def validate(paths: ProjectPaths, stacks: list[str] | None = None) -> Report:
 
     for stack in loaded:
         tenant, found = stack_rules.resolve(stack, catalogue)
+        if tenant is not None:
+            found += quota_rules.check(stack, tenant)
+            if any(f.severity is Severity.ERROR for f in found):
+                tenant = None
         if wanted is None or stack.name in wanted:
             findings.extend(found)
         if tenant is not None:

@@ -34,6 +34,10 @@ MAX_ALIAS_NODES = 10_000
 # YAML forbids C0 controls except tab and line breaks, DEL and the C1 block (NEL aside); the
 # reader refuses them without a line, so they are found here first, with it.
 _FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f]")
+# The same characters written as escapes in a double-quoted value ("\x7f", "\u0085"): the text
+# check cannot see them, the value check does. Line breaks and tabs stay legal in values (a
+# card's description); one-line fields refuse them in the schema.
+_FORBIDDEN_VALUE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 @dataclass(slots=True)
@@ -107,18 +111,63 @@ _UniqueKeyLoader.yaml_implicit_resolvers = {
 }
 
 
-def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> None:
-    lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
-            lines[(*path, key)] = key_node.start_mark.line + 1
-            _walk(value_node, (*path, key), lines)
-            # The key's own line is more useful than the value's for block values.
-            lines[(*path, key)] = key_node.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            _walk(item, (*path, index), lines)
+def _walk(node: yaml.Node, file: str) -> dict[Path_, int]:
+    """The line of every value, walked without recursion, and the limits on the way.
+
+    An alias is the same node object reached twice, so repeated visits are what aliases expand
+    to: they are counted, and an alias bomb stops at MAX_ALIAS_NODES instead of expanding."""
+    lines: dict[Path_, int] = {}
+    seen: set[int] = set()
+    visits = 0
+    # (node, its path, its depth, the line to record: the key's line for a mapping's value).
+    todo: list[tuple[yaml.Node, Path_, int, int]] = [(node, (), 0, node.start_mark.line + 1)]
+    while todo:
+        current, path, depth, line = todo.pop()
+        visits += 1
+        seen.add(id(current))
+        where = current.start_mark.line + 1
+        if visits - len(seen) > MAX_ALIAS_NODES:
+            raise YamlError(
+                file,
+                where,
+                f"aliases (*name) repeat more than {MAX_ALIAS_NODES:,} values",
+                "write the values out instead of repeating anchors (&name / *name)",
+            )
+        if visits > MAX_NODES:
+            raise YamlError(
+                file,
+                where,
+                f"the document holds more than {MAX_NODES:,} values",
+                "split the content; a stack of 10,000 services stays far below the limit",
+            )
+        if depth >= MAX_DEPTH:
+            raise YamlError(
+                file,
+                where,
+                f"lists and mappings nested more than {MAX_DEPTH} levels deep",
+                "flatten the structure; no catalogue or stack file needs that depth",
+            )
+        lines[path] = line
+        if isinstance(current, yaml.ScalarNode):
+            bad = _FORBIDDEN_VALUE.search(current.value)
+            if bad is not None:
+                raise YamlError(
+                    file,
+                    where,
+                    f"the value holds control character U+{ord(bad.group()):04X} (written as an "
+                    "escape)",
+                    "remove the escape sequence; values are printable text",
+                )
+        elif isinstance(current, yaml.MappingNode):
+            for key_node, value_node in reversed(current.value):
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
+                # The key's own line is more useful than the value's for block values.
+                todo.append((value_node, (*path, key), depth + 1, key_node.start_mark.line + 1))
+        elif isinstance(current, yaml.SequenceNode):
+            for index in range(len(current.value) - 1, -1, -1):
+                item = current.value[index]
+                todo.append((item, (*path, index), depth + 1, item.start_mark.line + 1))
+    return lines
 
 
 def _check_text(text: str, file: str) -> None:
@@ -135,58 +184,6 @@ def _check_text(text: str, file: str) -> None:
         )
 
 
-def _check_shape(text: str, file: str) -> None:
-    """Refuse deep nesting and alias amplification from the event stream, before any tree is
-    built: libyaml's parser is iterative, the composer and the line walk are not, and an alias
-    bomb of a few hundred bytes expands to billions of values."""
-    sizes: dict[str, int] = {}
-    # One frame per open list or mapping: [values inside so far, its anchor].
-    stack: list[list[Any]] = [[0, None]]
-    alias_nodes = 0
-    loader_cls = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    for event in yaml.parse(text, Loader=loader_cls):
-        if isinstance(event, yaml.CollectionStartEvent):
-            if len(stack) > MAX_DEPTH:
-                raise YamlError(
-                    file,
-                    event.start_mark.line + 1,
-                    f"lists and mappings nested more than {MAX_DEPTH} levels deep",
-                    "flatten the structure; no catalogue or stack file needs that depth",
-                )
-            stack.append([0, event.anchor])
-        elif isinstance(event, yaml.CollectionEndEvent):
-            count, anchor = stack.pop()
-            size = count + 1
-            if anchor is not None:
-                sizes[anchor] = size
-            stack[-1][0] += size
-        elif isinstance(event, yaml.ScalarEvent):
-            if event.anchor is not None:
-                sizes[event.anchor] = 1
-            stack[-1][0] += 1
-        elif isinstance(event, yaml.AliasEvent):
-            size = sizes.get(event.anchor, 1)
-            alias_nodes += size
-            stack[-1][0] += size
-            if alias_nodes > MAX_ALIAS_NODES:
-                raise YamlError(
-                    file,
-                    event.start_mark.line + 1,
-                    f"aliases (*{event.anchor} and others) repeat more than "
-                    f"{MAX_ALIAS_NODES:,} values",
-                    "write the values out instead of repeating anchors (&name / *name)",
-                )
-        else:
-            continue
-        if stack[0][0] + sum(frame[0] for frame in stack[1:]) > MAX_NODES:
-            raise YamlError(
-                file,
-                event.start_mark.line + 1,
-                f"the document holds more than {MAX_NODES:,} values",
-                "split the content; a stack of 10,000 services stays far below the limit",
-            )
-
-
 def _fail(exc: yaml.YAMLError, file: str) -> YamlError:
     if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
@@ -201,19 +198,25 @@ def parse(text: str, file: str) -> Document:
     """Parse one YAML document; raise YamlError with the line on malformed input."""
     _check_text(text, file)
     try:
-        _check_shape(text, file)
-        # Compose once and construct from the same node tree: positions and values agree.
+        # Compose once and construct from the same node tree: positions and values agree. The
+        # tree is walked (and its limits checked) before anything is built from it; libyaml's
+        # composer shares an aliased node instead of copying it and stops at 1,000 levels.
         loader = _UniqueKeyLoader(text)
         try:
             node = loader.get_single_node()
+            lines = _walk(node, file) if node is not None else {}
             data = loader.construct_document(node) if node is not None else None
         finally:
             loader.dispose()
     except yaml.YAMLError as exc:
         raise _fail(exc, file) from None
-    lines: dict[Path_, int] = {}
-    if node is not None:
-        _walk(node, (), lines)
+    except RecursionError:
+        raise YamlError(
+            file,
+            None,
+            f"lists and mappings nested more than {MAX_DEPTH} levels deep",
+            "flatten the structure; no catalogue or stack file needs that depth",
+        ) from None
     return Document(file=file, data=data, lines=lines)
 
 

@@ -119,7 +119,7 @@ def test_comment_is_capped_with_a_note(repo: Path) -> None:  # noqa: F811
     many = "".join(
         f"      - card: capacity.block-storage\n        name: b{i}\n"
         f"        params: {{size_gb: '{'a' * 2000}'}}\n"
-        for i in range(120)
+        for i in range(400)
     )
     path.write_text(text + many)
     subprocess.run(["git", "-C", str(repo), *COMMIT[:4], "commit", "-qam", "x"], check=True)
