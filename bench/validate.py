@@ -61,14 +61,19 @@ def main() -> None:
         stack = root / "stacks" / "Pulumi.kuntapilvi.yaml"
         stack.write_text(synthetic_stack(args.services), encoding="utf-8")
         paths = ProjectPaths(root)
-        best = float("inf")
+        best = best_cpu = float("inf")
         for _ in range(args.runs):
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             report = validate(paths, ["kuntapilvi"])
             best = min(best, time.perf_counter() - started)
+            best_cpu = min(best_cpu, time.process_time() - cpu)
         services = len(report.model.tenant_stacks["kuntapilvi"].request.services)
         errors = [f.render() for f in report.errors]
-    print(f"validate: {services} services in {best:.3f} s (best of {args.runs})")
+    # CPU time too: on a shared machine the wall time mostly measures the other processes.
+    print(
+        f"validate: {services} services in {best:.3f} s wall, {best_cpu:.3f} s CPU "
+        f"(best of {args.runs})"
+    )
     for line in errors[:5]:
         print(f"  {line}")
     if errors:

@@ -7,6 +7,7 @@ the field a user has to change, which the plain `safe_load` result cannot.
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import stat
@@ -77,8 +78,25 @@ _Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 class _UniqueKeyLoader(_Base):  # type: ignore[valid-type,misc]
     """SafeLoader that refuses duplicate keys: YAML silently keeps the last one otherwise."""
 
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._resolved: dict[tuple[str, Any], str] = {}
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        # The tag of a plain value depends only on its text: remembered per document, since a
+        # stack repeats the same keys and card ids thousands of times (PyYAML tries its regular
+        # expressions for every occurrence).
+        if kind is not yaml.ScalarNode:
+            return super().resolve(kind, value, implicit)
+        key = (value, implicit)
+        tag = self._resolved.get(key)
+        if tag is None:
+            tag = self._resolved[key] = super().resolve(kind, value, implicit)
+        return tag
+
 
 def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    loader.flatten_mapping(node)  # merge keys (<<: *base) first, as SafeLoader does
     seen: dict[Any, int] = {}
     for key_node, _ in node.value:
         if not isinstance(key_node, yaml.ScalarNode):
@@ -170,6 +188,140 @@ def _walk(node: yaml.Node, file: str) -> dict[Path_, int]:
     return lines
 
 
+_TAG = "tag:yaml.org,2002:"
+_MERGE = _TAG + "merge"
+
+
+class _Fallback(Exception):
+    """A node the fast builder leaves to PyYAML's constructor (a merge key, a !!set, …)."""
+
+
+def _scalar(loader: _UniqueKeyLoader, node: yaml.ScalarNode) -> Any:
+    tag = node.tag
+    if tag == _TAG + "str":
+        return node.value
+    if tag == _TAG + "int":
+        return loader.construct_yaml_int(node)
+    if tag == _TAG + "bool":
+        return loader.construct_yaml_bool(node)
+    if tag == _TAG + "null":
+        return None
+    if tag == _TAG + "float":
+        return loader.construct_yaml_float(node)
+    raise _Fallback
+
+
+def _build(loader: _UniqueKeyLoader, root: yaml.Node, file: str) -> tuple[Any, dict[Path_, int]]:
+    """The data and the line of every value in one iterative walk over the node tree.
+
+    PyYAML's own constructor spends most of a large stack's load time in its generic machinery;
+    this builds the plain types the catalogue uses directly, with the same results (aliases share
+    one object, duplicate and non-text keys refused), checks the limits on the way, and leaves
+    anything else to PyYAML (_Fallback)."""
+    lines: dict[Path_, int] = {}
+    built: dict[int, Any] = {}
+    visits = 0
+    holder: list[Any] = [None]
+    # (node, path, depth, line to record, container to fill or None for an alias's repeat, slot)
+    todo: list[tuple[yaml.Node, Path_, int, int, Any, Any]] = [
+        (root, (), 0, root.start_mark.line + 1, holder, 0)
+    ]
+    while todo:
+        node, path, depth, line, container, slot = todo.pop()
+        visits += 1
+        nid = id(node)
+        repeat = nid in built
+        where = node.start_mark.line + 1
+        if visits - len(built) - (0 if repeat else 1) > MAX_ALIAS_NODES:
+            raise YamlError(
+                file,
+                where,
+                f"aliases (*name) repeat more than {MAX_ALIAS_NODES:,} values",
+                "write the values out instead of repeating anchors (&name / *name)",
+            )
+        if visits > MAX_NODES:
+            raise YamlError(
+                file,
+                where,
+                f"the document holds more than {MAX_NODES:,} values",
+                "split the content; a stack of 10,000 services stays far below the limit",
+            )
+        if depth >= MAX_DEPTH:
+            raise YamlError(
+                file,
+                where,
+                f"lists and mappings nested more than {MAX_DEPTH} levels deep",
+                "flatten the structure; no catalogue or stack file needs that depth",
+            )
+        lines[path] = line
+        if isinstance(node, yaml.ScalarNode):
+            if repeat:
+                value = built[nid]
+            else:
+                bad = _FORBIDDEN_VALUE.search(node.value)
+                if bad is not None:
+                    raise YamlError(
+                        file,
+                        where,
+                        f"the value holds control character U+{ord(bad.group()):04X} (written "
+                        "as an escape)",
+                        "remove the escape sequence; values are printable text",
+                    )
+                value = built[nid] = _scalar(loader, node)
+            if container is not None:
+                container[slot] = value
+        elif isinstance(node, yaml.MappingNode):
+            if node.tag != _TAG + "map":
+                raise _Fallback
+            obj: Any = built[nid] if repeat else {}
+            built[nid] = obj
+            if container is not None:
+                container[slot] = obj
+            fill = None if repeat else obj
+            entries = []
+            first: dict[Any, int] = {}
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, yaml.ScalarNode):
+                    kind = "list" if isinstance(key_node, yaml.SequenceNode) else "mapping"
+                    raise yaml.constructor.ConstructorError(
+                        None,
+                        None,
+                        f"a key must be plain text, not a {kind} (a '?' entry or a key in [] "
+                        "or {})",
+                        key_node.start_mark,
+                    )
+                if key_node.tag == _MERGE:
+                    raise _Fallback
+                key = _scalar(loader, key_node)
+                if key in first:
+                    raise yaml.constructor.ConstructorError(
+                        None,
+                        None,
+                        f"duplicate key {key!r} (first on line {first[key]})",
+                        key_node.start_mark,
+                    )
+                first[key] = key_node.start_mark.line + 1
+                if fill is not None:
+                    fill[key] = None  # keeps the file's key order
+                entries.append(
+                    (value_node, (*path, key_node.value), depth + 1, first[key], fill, key)
+                )
+            todo.extend(reversed(entries))
+        elif isinstance(node, yaml.SequenceNode):
+            if node.tag != _TAG + "seq":
+                raise _Fallback
+            items: Any = built[nid] if repeat else [None] * len(node.value)
+            built[nid] = items
+            if container is not None:
+                container[slot] = items
+            fill = None if repeat else items
+            todo.extend(
+                (item, (*path, index), depth + 1, item.start_mark.line + 1, fill, index)
+                for index, item in reversed(list(enumerate(node.value)))
+            )
+    return holder[0], lines
+
+
 def _check_text(text: str, file: str) -> None:
     bad = _FORBIDDEN.search(text)
     if bad is not None:
@@ -197,15 +349,34 @@ def _fail(exc: yaml.YAMLError, file: str) -> YamlError:
 def parse(text: str, file: str) -> Document:
     """Parse one YAML document; raise YamlError with the line on malformed input."""
     _check_text(text, file)
+    # The cyclic garbage collector would scan the growing tree again and again while it is built
+    # (more than half the load time of a large stack); nothing built here is a cycle to collect.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _parse(text, file)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _parse(text: str, file: str) -> Document:
     try:
         # Compose once and construct from the same node tree: positions and values agree. The
-        # tree is walked (and its limits checked) before anything is built from it; libyaml's
-        # composer shares an aliased node instead of copying it and stops at 1,000 levels.
+        # limits are checked node by node as the data is built, so an alias bomb stops before
+        # it expands; libyaml's composer shares an aliased node instead of copying it and stops
+        # at 1,000 levels.
         loader = _UniqueKeyLoader(text)
         try:
             node = loader.get_single_node()
-            lines = _walk(node, file) if node is not None else {}
-            data = loader.construct_document(node) if node is not None else None
+            data: Any = None
+            lines: dict[Path_, int] = {}
+            if node is not None:
+                try:
+                    data, lines = _build(loader, node, file)
+                except _Fallback:
+                    lines = _walk(node, file)
+                    data = loader.construct_document(node)
         finally:
             loader.dispose()
     except yaml.YAMLError as exc:

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -123,3 +124,37 @@ def test_any_text_is_a_document_or_a_yaml_error(text: str) -> None:
         parse(text, "f.yaml")
     except YamlError as exc:
         assert exc.message
+
+
+plain = st.recursive(
+    st.one_of(
+        st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=8)
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.dictionaries(st.one_of(st.text(max_size=6), st.integers()), inner, max_size=4),
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(plain, st.booleans())
+def test_fast_builder_agrees_with_pyyaml(data: object, flow: bool) -> None:
+    text = yaml.safe_dump(data, default_flow_style=flow, allow_unicode=True)
+    try:
+        doc = parse(text, "f.yaml")
+    except YamlError:
+        return  # control characters in generated text are refused by design
+    loader = yamlsource._UniqueKeyLoader(text)
+    try:
+        reference = loader.construct_document(loader.get_single_node())
+    finally:
+        loader.dispose()
+    assert doc.data == reference
+
+
+def test_merge_keys_still_work() -> None:
+    doc = parse("a: &a {x: 1}\nb:\n  <<: *a\n  y: 2\n", "f.yaml")
+    assert doc.data == {"a": {"x": 1}, "b": {"x": 1, "y": 2}}
+    assert doc.lines[("b", "y")] == 4
