@@ -165,6 +165,10 @@ def from_validation_error(
         message = err["msg"]
         if message.startswith("Value error, "):
             message = message.removeprefix("Value error, ")
+        fix = _fix_for(err, root, loc)
+        # A validator that knows the fix says it after " Fix: " in its message.
+        if " Fix: " in message:
+            message, fix = message.split(" Fix: ", 1)
         last = loc[-1] if loc else "value"
         if err["type"] == "extra_forbidden":
             message = f"unknown key '{last}'"
@@ -175,7 +179,5 @@ def from_validation_error(
             if isinstance(shown, str | int | float) and not isinstance(shown, bool):
                 message = f"{message} (got {shown!r})"
         full = (*base, *loc)
-        findings.append(
-            error(f"schema.{err['type']}", doc, full, f"{message}.", _fix_for(err, root, loc))
-        )
+        findings.append(error(f"schema.{err['type']}", doc, full, f"{message}.", fix))
     return findings

@@ -85,6 +85,8 @@ def problem(param: Parameter, value: Any) -> str | None:
 def describe(param: Parameter) -> str:
     """A short statement of what is accepted, for fixes."""
     parts = [param.type]
+    if param.type in ("cidr", "cidr-list") and not param.allow_world:
+        parts.append(f"networks of /{WORLD_PREFIX} or longer, e.g. 10.1.0.0/16 (never 0.0.0.0/0)")
     if param.minimum is not None or param.maximum is not None:
         lo = "" if param.minimum is None else f"{param.minimum:g}"
         hi = "" if param.maximum is None else f"{param.maximum:g}"

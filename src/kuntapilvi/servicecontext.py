@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import urllib.parse
 from typing import Any
 
+from kuntapilvi.errors import KuntapilviError
 from kuntapilvi.model import Model, Service, Tenant
 
 
@@ -35,6 +37,27 @@ def check_context(model: Model, tenant: Tenant, service: Service) -> dict[str, A
     }
 
 
+def apt_proxy() -> str:
+    """KUNTAPILVI_APT_PROXY, refused when it carries credentials: user data is readable by
+    everyone who can read the server's metadata, and it would be in every server's."""
+    value = os.environ.get("KUNTAPILVI_APT_PROXY", "")
+    if not value:
+        return ""
+    parsed = urllib.parse.urlsplit(value)
+    if parsed.username is not None or parsed.password is not None or "@" in parsed.netloc:
+        raise KuntapilviError(
+            "KUNTAPILVI_APT_PROXY holds a user name or password, which would be written into "
+            "every server's user data. Fix: use a proxy that admits the servers by address, "
+            "and give the URL without credentials (http://host:port)"
+        )
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise KuntapilviError(
+            f"KUNTAPILVI_APT_PROXY={value[:80]!r} is not an http(s) URL. Fix: write it as "
+            "http://host:port"
+        )
+    return value
+
+
 def userdata_context(model: Model, tenant: Tenant, service: Service) -> dict[str, Any]:
     card = service.card
     assert card.host_checks is not None
@@ -45,7 +68,7 @@ def userdata_context(model: Model, tenant: Tenant, service: Service) -> dict[str
         "ssh_keys": list(model.centre.admin_ssh_keys),
         # devcloud hosts reach packages only through a local proxy; a real cloud has its own
         # mirror and leaves this unset.
-        "apt_proxy": os.environ.get("KUNTAPILVI_APT_PROXY", ""),
+        "apt_proxy": apt_proxy(),
         "packages": list(card.host_checks.packages),
         "service_json": json.dumps(
             {

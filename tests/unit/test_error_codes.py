@@ -135,3 +135,11 @@ def test_today_must_be_a_real_date(run, today: str) -> None:  # type: ignore[no-
         result = run(*command, "--today", today)
         assert result.exit_code == EXIT_USAGE, (command, result.output)
         assert "Traceback" not in result.output
+
+
+def test_markup_in_an_owner_name_does_not_break_the_plan_table(project: ProjectPaths, run) -> None:  # type: ignore[no-untyped-def]
+    owners = project.catalog / "owners.yaml"
+    owners.write_text(owners.read_text().replace("name: Lahden kaupunki", "name: Lahti [/x]"))
+    result = run("plan", "lahti", "--today", "2027-01-15")
+    assert result.exit_code == EXIT_OK, result.output
+    assert "Lahti [/x]" in result.output

@@ -127,3 +127,15 @@ def test_comment_is_capped_with_a_note(repo: Path) -> None:  # noqa: F811
     assert len(comment) <= MAX_CHARS < 65_536
     assert "katkaistiin" in comment
     assert comment.count("<details>") == comment.count("</details>")
+
+
+def test_new_service_starting_in_the_past_is_said(repo: Path) -> None:  # noqa: F811
+    change(
+        repo,
+        "stacks/Pulumi.lahti.yaml",
+        "      - card: office.print\n",
+        '      - card: office.print\n      - card: office.time\n        start: "2020-01-01"\n',
+    )
+    result = check(repo, "main", TODAY)
+    [warning] = [f for f in result.findings if f.code == "pr.start-in-past"]
+    assert warning.line and "2020-01-01" in warning.message

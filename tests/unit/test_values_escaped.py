@@ -116,3 +116,21 @@ def test_invalid_regex_in_a_card_is_a_finding(project: ProjectPaths) -> None:
     edit(project, card, "pattern: '^[a-z][a-z0-9_-]{1,30}$'", "pattern: '^[a-z(+$'")
     found = errors_in(project, card)
     assert any("regular expression" in f for f in found), found
+
+
+@pytest.mark.parametrize(
+    "proxy", ["http://user:salasana@10.0.0.1:3142", "http://user@proxy:3142", "ftp://proxy"]
+)
+def test_apt_proxy_with_credentials_never_reaches_user_data(
+    repo: ProjectPaths, monkeypatch: pytest.MonkeyPatch, proxy: str
+) -> None:
+    from kuntapilvi.errors import KuntapilviError
+
+    model = validate(repo).model
+    tenant = model.tenants["espoo"]
+    service = next(s for s in tenant.services if s.card.server is not None)
+    monkeypatch.setenv("KUNTAPILVI_APT_PROXY", proxy)
+    with pytest.raises(KuntapilviError, match="KUNTAPILVI_APT_PROXY"):
+        userdata_context(model, tenant, service)
+    monkeypatch.setenv("KUNTAPILVI_APT_PROXY", "http://10.0.0.1:3142")
+    assert userdata_context(model, tenant, service)["apt_proxy"] == "http://10.0.0.1:3142"

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from kuntapilvi.cli.common import EXIT_INVALID, OutputFormat, boundary, check_today, err, out
@@ -136,12 +137,13 @@ def plan_command(
         out.print("\n\n".join(render_markdown(p) for p in plans), markup=False)
         return
     for plan in plans:
-        table = Table(title=f"{plan['owner']} ({plan['stack']}, {plan['region']})")
+        # Names come from the catalogue: '[/x]' in one is text, never Rich markup.
+        table = Table(title=escape(f"{plan['owner']} ({plan['stack']}, {plan['region']})"))
         for col in ("service", "size", "start", "€/month", f"€ {plan['year']}", "resources"):
             table.add_column(col, justify="right" if "€" in col else "left")
         for s in plan["services"]:
             table.add_row(
-                f"{s['card']}/{s['name']}",
+                escape(f"{s['card']}/{s['name']}"),
                 s["size"] or "-",
                 s["start"] or "-",
                 eur(Decimal(s["monthly_eur"])),

@@ -92,7 +92,8 @@ class Parameter(StrictModel):
                 re.compile(value)
             except re.error as exc:
                 raise ValueError(
-                    f"pattern {value!r} is not a valid regular expression ({exc})"
+                    f"pattern {value!r} is not a valid regular expression ({exc}) Fix: correct "
+                    "the expression (Python re syntax; quote it in single quotes in YAML)"
                 ) from None
         return value
 

@@ -62,7 +62,10 @@ def describe_control(char: str) -> str:
 def _check_single_line(value: str) -> str:
     bad = CONTROL.search(value)
     if bad is not None:
-        raise ValueError(f"{describe_control(bad.group())} is not allowed in this one-line value")
+        raise ValueError(
+            f"{describe_control(bad.group())} is not allowed in this one-line value Fix: write "
+            "it on one line, without control characters (it lands in configuration files)"
+        )
     return value
 
 

@@ -38,9 +38,15 @@ class ServiceRequest(StrictModel):
         # Only a written date: pydantic would read `start: 0` as Unix time (1970-01-01) and a
         # start long past skips the set-up fee.
         if isinstance(value, str) and not ISO_DATE.match(value):
-            raise ValueError(f"{value[:40]!r} is not a date written as YYYY-MM-DD")
+            raise ValueError(
+                f"{value[:40]!r} is not a date written as YYYY-MM-DD Fix: write the start "
+                'date in quotes, e.g. start: "2027-04-01"'
+            )
         if value is not None and not isinstance(value, str | dt.date):
-            raise ValueError("start must be a date written as YYYY-MM-DD in quotes, not a number")
+            raise ValueError(
+                "start must be a date, not a number Fix: write the start date in quotes, e.g. "
+                'start: "2027-04-01"'
+            )
         return value
 
 
@@ -74,14 +80,14 @@ class StackFile(StrictModel):
             if SECRET_NAME.search(key) and not encrypted:
                 raise ValueError(
                     f"'{key}' is a secret written in plain text, readable by everyone with the "
-                    f"repository; remove the line and run 'pulumi config set --secret {key}' "
+                    f"repository Fix: remove the line and run 'pulumi config set --secret {key}' "
                     "(or leave provider credentials to the centre's environment)"
                 )
             if not encrypted:
                 raise ValueError(
                     f"unknown config key '{key}': a stack file holds only '{TENANT_KEY}' (or "
-                    f"'{CENTRE_KEY}'); provider settings come from the centre's environment, "
-                    "so remove the line"
+                    f"'{CENTRE_KEY}') Fix: remove the line; provider settings come from the "
+                    "centre's environment"
                 )
         return config
 
