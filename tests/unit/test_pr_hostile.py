@@ -6,9 +6,12 @@ import re
 import subprocess
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from kuntapilvi.codeowners import render as render_codeowners
 from kuntapilvi.prcheck import check
-from kuntapilvi.prcomment import MARKER, MAX_CHARS, render
+from kuntapilvi.prcomment import MARKER, MAX_CHARS, render, text
 from kuntapilvi.project import ProjectPaths
 from kuntapilvi.validate import validate
 from tests.unit.test_pr import TODAY, change, git, repo  # noqa: F401 - the repo fixture
@@ -139,3 +142,14 @@ def test_new_service_starting_in_the_past_is_said(repo: Path) -> None:  # noqa: 
     result = check(repo, "main", TODAY)
     [warning] = [f for f in result.findings if f.code == "pr.start-in-past"]
     assert warning.line and "2020-01-01" in warning.message
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=300))
+def test_any_tenant_text_is_inert_in_the_comment(value: str) -> None:
+    shown = text(value)
+    assert "\n" not in shown and "<" not in shown and ">" not in shown
+    assert not re.search(r"@\w", shown), "a mention survived"
+    assert not re.search(r"(?<!\\)\[", shown) and not re.search(r"(?<!\\)\]\(", shown)
+    assert "://" not in shown and not re.search(r"(?i)\bwww\.", shown)
+    assert MARKER not in shown
