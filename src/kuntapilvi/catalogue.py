@@ -65,7 +65,7 @@ def parse_model(doc: Document, model: type[M], out: list[Finding]) -> M | None:
 
 def read_document(path: Path, paths: ProjectPaths, out: list[Finding]) -> Document | None:
     try:
-        return load(path, paths.display(path))
+        return load(path, paths.display(path), paths.root)
     except YamlError as exc:
         out.append(fnd.from_yaml_error(exc))
         return None

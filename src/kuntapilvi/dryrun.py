@@ -11,6 +11,7 @@ from typing import Any
 
 import pulumi
 
+from kuntapilvi.errors import InvalidInput
 from kuntapilvi.project import ProjectPaths
 from kuntapilvi.settings import Settings
 
@@ -73,7 +74,7 @@ def mock_centre_regions(model_cards: Any, centre: Any) -> dict[str, Any]:
 def dry_run(
     paths: ProjectPaths, stack: str, today: str | None = None, settings: Settings | None = None
 ) -> RecordingMocks:
-    """Register the stack's resources under mocks; raise pulumi.RunError on invalid input.
+    """Register the stack's resources under mocks; raise InvalidInput on invalid input.
 
     The run depends on its arguments only: `settings` default to every default (not the
     caller's environment), and nothing is left behind in os.environ."""
@@ -91,5 +92,9 @@ def dry_run(
     def program_under_mocks() -> None:
         program.run(settings, paths, mocks=True)
 
-    program_under_mocks()
+    try:
+        program_under_mocks()
+    except pulumi.RunError as exc:
+        # The program refuses a stack with errors, as the engine would: a user mistake.
+        raise InvalidInput(f"stack '{stack}' cannot be planned: {exc}") from None
     return recorder

@@ -73,11 +73,37 @@ class Findings:
         return bool(self.items)
 
 
+# Exit codes of the command line (docs/error-codes.md). They live here, beside the errors that
+# carry them, so every layer can raise the right one without importing the CLI.
+EXIT_OK = 0
+EXIT_INVALID = 1
+EXIT_USAGE = 2
+EXIT_CLOUD = 3
+EXIT_INTERNAL = 70
+
+
 class KuntapilviError(Exception):
-    """Root of every error this package raises on purpose; the CLI prints it without a traceback."""
+    """Root of every error this package raises on purpose; the CLI prints it without a traceback.
+
+    `exit_code` says which documented exit status the CLI ends with; the base class is a usage
+    or environment problem (the command could not run)."""
+
+    exit_code = EXIT_USAGE
 
 
-class InvalidConfiguration(KuntapilviError):
+class InvalidInput(KuntapilviError):
+    """A user mistake in a file or an argument: the message names it and the fix."""
+
+    exit_code = EXIT_INVALID
+
+
+class CloudError(KuntapilviError):
+    """The cloud or the Pulumi engine refused or failed; the user's files may be fine."""
+
+    exit_code = EXIT_CLOUD
+
+
+class InvalidConfiguration(InvalidInput):
     """The catalogue or a stack file has errors; carries the findings that say where."""
 
     def __init__(self, findings: list[Finding]) -> None:

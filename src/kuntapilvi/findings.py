@@ -48,8 +48,9 @@ def from_yaml_error(exc: YamlError) -> Finding:
         exc.file,
         exc.line,
         "",
-        exc.message,
-        "fix the YAML syntax at that line (indentation, quotes, colons); an editor with the "
+        exc.message + ".",
+        exc.fix
+        or "fix the YAML syntax at that line (indentation, quotes, colons); an editor with the "
         "YAML language server shows it while you type",
     )
 
@@ -164,6 +165,10 @@ def from_validation_error(
         message = err["msg"]
         if message.startswith("Value error, "):
             message = message.removeprefix("Value error, ")
+        fix = _fix_for(err, root, loc)
+        # A validator that knows the fix says it after " Fix: " in its message.
+        if " Fix: " in message:
+            message, fix = message.split(" Fix: ", 1)
         last = loc[-1] if loc else "value"
         if err["type"] == "extra_forbidden":
             message = f"unknown key '{last}'"
@@ -174,7 +179,5 @@ def from_validation_error(
             if isinstance(shown, str | int | float) and not isinstance(shown, bool):
                 message = f"{message} (got {shown!r})"
         full = (*base, *loc)
-        findings.append(
-            error(f"schema.{err['type']}", doc, full, f"{message}.", _fix_for(err, root, loc))
-        )
+        findings.append(error(f"schema.{err['type']}", doc, full, f"{message}.", fix))
     return findings

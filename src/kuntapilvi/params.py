@@ -7,16 +7,31 @@ import re
 from typing import Any
 
 from kuntapilvi.schema.card import Parameter
-from kuntapilvi.schema.common import DNS_LABEL
+from kuntapilvi.schema.common import CONTROL, DNS_LABEL, describe_control
+
+WORLD_PREFIX = 8
+"""A network shorter than /8 (0.0.0.0/0, the halves 0.0.0.0/1 and 128.0.0.0/1, …) is a default
+route or a large part of the internet: as a relay's clients or a WAN route it opens the tenant
+to the world. Refused unless the card's parameter sets allow_world."""
 
 
-def _cidr_problem(value: Any) -> str | None:
+def _cidr_problem(param: Parameter, value: Any) -> str | None:
     if not isinstance(value, str):
         return "must be a network in CIDR form, e.g. 10.64.16.0/24"
     try:
-        ipaddress.IPv4Network(value, strict=True)
+        net = ipaddress.IPv4Network(value, strict=True)
     except ValueError as exc:
         return f"{value!r} is not an IPv4 network in CIDR form ({exc})"
+    if net.prefixlen < WORLD_PREFIX and not param.allow_world:
+        what = "the default route" if net.prefixlen == 0 else "a large part of the internet"
+        return f"{value!r} is {what}, which would open this service to the world"
+    return None
+
+
+def _text_problem(value: str) -> str | None:
+    bad = CONTROL.search(value)
+    if bad is not None:
+        return f"holds {describe_control(bad.group())}; a parameter is one line of printable text"
     return None
 
 
@@ -35,15 +50,18 @@ def problem(param: Parameter, value: Any) -> str | None:
     elif kind in ("string", "dns-label"):
         if not isinstance(value, str):
             return "must be text"
+        issue = _text_problem(value)
+        if issue:
+            return issue
         if kind == "dns-label" and not DNS_LABEL.match(value):
             return "must be a name of lower-case letters, digits and hyphens (max 63)"
     elif kind == "cidr":
-        return _cidr_problem(value)
+        return _cidr_problem(param, value)
     elif kind == "cidr-list":
         if not isinstance(value, list):
             return "must be a list of networks, e.g. [10.1.0.0/16]"
         for item in value:
-            issue = _cidr_problem(item)
+            issue = _cidr_problem(param, item)
             if issue:
                 return f"item {issue}"
         if param.max_items is not None and len(value) > param.max_items:
@@ -57,7 +75,7 @@ def problem(param: Parameter, value: Any) -> str | None:
         param.pattern is not None
         and isinstance(value, str)
         and not re.fullmatch(param.pattern, value)
-    ):
+    ):  # the card's schema makes sure the pattern compiles
         return f"must match the pattern {param.pattern}"
     if param.choices is not None and value not in param.choices:
         return f"must be one of {', '.join(map(str, param.choices))}"
@@ -67,6 +85,8 @@ def problem(param: Parameter, value: Any) -> str | None:
 def describe(param: Parameter) -> str:
     """A short statement of what is accepted, for fixes."""
     parts = [param.type]
+    if param.type in ("cidr", "cidr-list") and not param.allow_world:
+        parts.append(f"networks of /{WORLD_PREFIX} or longer, e.g. 10.1.0.0/16 (never 0.0.0.0/0)")
     if param.minimum is not None or param.maximum is not None:
         lo = "" if param.minimum is None else f"{param.minimum:g}"
         hi = "" if param.maximum is None else f"{param.maximum:g}"

@@ -5,12 +5,52 @@ instead of adding another."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
+from kuntapilvi.errors import Finding
 from kuntapilvi.prcheck import PrResult, TenantDiff
 
 MARKER = "<!-- kuntapilvi:pr-comment -->"
 INLINE_FINDINGS = 5
+MAX_CHARS = 60_000
+"""The comment's length limit: the forge refuses a comment over 65,536 characters, and the
+margin leaves room for the closing tags and the note that says what was left out."""
+MAX_FINDING_CHARS = 1_000
+"""One finding's message or fix is cut here (a 200 KB value quoted in a message, say)."""
+
+# Word joiner (U+2060): invisible, and it breaks what the forge would otherwise turn into a
+# mention (@user), a team ping or a link (https://, www.).
+_WJ = "\u2060"
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+!|~])")
+_HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}
+
+
+def text(value: str, limit: int = MAX_FINDING_CHARS) -> str:
+    """Text from a file (a tenant's value, a name) as inert Markdown on one line: no HTML, no
+    link, no mention, no emphasis, no table cell break, nothing that ends a <details> block."""
+    if len(value) > limit:
+        value = value[:limit] + f"… ({len(value) - limit:,} merkkiä lisää)"
+    value = " ".join(value.split())
+    value = "".join(_HTML.get(ch, ch) for ch in value)
+    value = _MARKDOWN.sub(r"\\\1", value)
+    value = value.replace("@", "@" + _WJ)
+    value = re.sub(r"(?i)(\w)(://)", "\\1" + _WJ + "\\2", value)
+    return re.sub(r"(?i)\b(www)\.", "\\1" + _WJ + ".", value)
+
+
+def code(value: str) -> str:
+    """A code span holding `value` as it is (a file name): backticks in it cannot close it."""
+    value = " ".join(value.split())[:300]
+    longest = max((len(m) for m in re.findall(r"`+", value)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if value.startswith("`") or value.endswith("`") or longest else ""
+    return f"{fence}{pad}{value}{pad}{fence}"
+
+
+def _finding(f: Finding, prefix: str = "") -> str:
+    where = f"{f.file}:{f.line or ''}"
+    return f"- {prefix}{code(where)} {text(f.message)} *Korjaus:* {text(f.fix)}"
 
 
 def _eur(value: Decimal) -> str:
@@ -60,18 +100,12 @@ def render(result: PrResult) -> str:
     errors, warnings = result.errors, [f for f in result.findings if f not in result.errors]
     if errors:
         lines.append(f"**Virheet ({len(errors)}):**")
-        lines += [
-            f"- `{f.file}:{f.line or ''}` {f.message} *Korjaus:* {f.fix}"
-            for f in errors[:INLINE_FINDINGS]
-        ]
+        lines += [_finding(f) for f in errors[:INLINE_FINDINGS]]
         if len(errors) > INLINE_FINDINGS:
             lines.append(
                 f"<details><summary>{len(errors) - INLINE_FINDINGS} virhettä lisää</summary>\n"
             )
-            lines += [
-                f"- `{f.file}:{f.line or ''}` {f.message} *Korjaus:* {f.fix}"
-                for f in errors[INLINE_FINDINGS:]
-            ]
+            lines += [_finding(f) for f in errors[INLINE_FINDINGS:]]
             lines.append("\n</details>")
         lines.append("")
     if result.diffs:
@@ -103,9 +137,29 @@ def render(result: PrResult) -> str:
         lines += ["**Hyväksyjät:** " + ", ".join(result.approvers), ""]
     details = [line for d in result.diffs if d.resource_changes for line in _details(d)]
     if warnings:
-        details += [
-            f"- ⚠️ `{f.file}:{f.line or ''}` {f.message} *Korjaus:* {f.fix}" for f in warnings
-        ]
+        details += [_finding(f, "⚠️ ") for f in warnings]
     if details:
         lines += ["<details><summary>Yksityiskohdat</summary>", "", *details, "</details>", ""]
-    return "\n".join(lines).rstrip() + "\n"
+    return _cap(lines)
+
+
+def _cap(lines: list[str]) -> str:
+    """The whole comment, or as much of it as fits under MAX_CHARS, and a note saying so."""
+    full = "\n".join(lines).rstrip() + "\n"
+    if len(full) <= MAX_CHARS:
+        return full
+    kept: list[str] = []
+    size = 0
+    budget = MAX_CHARS - 1_000
+    for line in lines:
+        if size + len(line) + 1 > budget:
+            break
+        kept.append(line)
+        size += len(line) + 1
+    still_open = sum(line.count("<details>") - line.count("</details>") for line in kept)
+    kept += ["", *["</details>"] * max(still_open, 0), ""]
+    kept.append(
+        f"*Kommentti katkaistiin: {len(full) - size:,} merkkiä jäi pois (raja "
+        f"{MAX_CHARS:,}). Koko tulos: `kuntapilvi pr check`.*"
+    )
+    return "\n".join(kept).rstrip() + "\n"

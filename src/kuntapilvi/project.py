@@ -38,8 +38,9 @@ class ProjectPaths:
         return self.root / ".state"
 
     def display(self, path: Path) -> str:
+        # The file's own name, not its link target's: a link is reported as the link it is.
         try:
-            return str(path.resolve().relative_to(self.root.resolve()))
+            return str((path.parent.resolve() / path.name).relative_to(self.root.resolve()))
         except ValueError:
             return str(path)
 

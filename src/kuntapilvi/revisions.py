@@ -16,7 +16,9 @@ DATA = ("catalog", "stacks", "templates", "Pulumi.yaml")
 
 
 def git(root: Path, *args: str) -> str:
-    result = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True)
+    result = subprocess.run(
+        ["git", "-C", str(root), *args], capture_output=True, text=True, errors="replace"
+    )
     if result.returncode != 0:
         raise KuntapilviError(f"git {' '.join(args)} failed: {result.stderr.strip()}")
     return result.stdout
@@ -26,9 +28,21 @@ def changed_files(root: Path, base: str) -> list[str]:
     """Files the change touches: committed since the merge base with `base`, plus the working
     tree (so a tenant sees the answer before committing)."""
     merge_base = git(root, "merge-base", base, "HEAD").strip()
-    committed = git(root, "diff", "--name-only", merge_base).splitlines()
-    untracked = git(root, "ls-files", "--others", "--exclude-standard").splitlines()
+    # --no-renames: a renamed stack file is the old stack's removal and a new stack, and both
+    # must be seen (with rename detection only the new name is listed).
+    # -z: names as they are, never C-quoted ("stacks/\303\244.yaml") when odd bytes are in them.
+    committed = git(root, "diff", "--name-only", "--no-renames", "-z", merge_base).split("\0")
+    untracked = git(root, "ls-files", "--others", "--exclude-standard", "-z").split("\0")
     return sorted({f for f in committed + untracked if f})
+
+
+def _data_only(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo | None:
+    """tarfile's data filter, but a link out of the tree is left out instead of ending the
+    extraction: the loader then reports the missing file where it is used."""
+    try:
+        return tarfile.data_filter(member, dest)
+    except tarfile.FilterError:
+        return None
 
 
 @contextlib.contextmanager
@@ -45,7 +59,7 @@ def checkout(root: Path, rev: str) -> Iterator[ProjectPaths]:
         tar_path = Path(tmp) / "rev.tar"
         tar_path.write_bytes(archive.stdout)
         with tarfile.open(tar_path) as tar:
-            tar.extractall(tmp, filter="data")
+            tar.extractall(tmp, filter=_data_only)
         tar_path.unlink()
         (Path(tmp) / "catalog").mkdir(exist_ok=True)
         (Path(tmp) / "stacks").mkdir(exist_ok=True)

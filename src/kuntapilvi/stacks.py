@@ -22,6 +22,7 @@ from kuntapilvi.schema.stack import (
 )
 from kuntapilvi.yamlsource import Document
 
+CENTRE_STACK = "centre"
 STACK_FILE = re.compile(r"^Pulumi\.(?P<name>[^.]+)\.yaml$")
 
 
@@ -77,6 +78,18 @@ def load_stack(
         else (CENTRE_KEY, CentreRequest)
     )
     base = ("config", key)
+    if key == CENTRE_KEY and name != CENTRE_STACK:
+        out.append(
+            fnd.error(
+                "stack.second-centre",
+                doc,
+                base,
+                f"only stacks/Pulumi.{CENTRE_STACK}.yaml may hold '{CENTRE_KEY}'; this file "
+                "would build the centre's shared resources a second time.",
+                f"a tenant's file holds '{TENANT_KEY}' (see kuntapilvi new-tenant)",
+            )
+        )
+        return None
     raw = settings.config[key]
     if not isinstance(raw, dict):
         out.append(

@@ -14,8 +14,10 @@ from kuntapilvi.rules import (
     capacity_rules,
     catalogue_rules,
     owner_rules,
+    quota_rules,
     stack_rules,
 )
+from kuntapilvi.schema.common import DNS_LABEL
 from kuntapilvi.stacks import CentreStack, TenantStack, load_stack, stack_files
 
 
@@ -57,6 +59,19 @@ def validate(paths: ProjectPaths, stacks: list[str] | None = None) -> Report:
     wanted = set(stacks) if stacks else None
     if wanted:
         for name in sorted(wanted):
+            if not DNS_LABEL.match(name):
+                shown = name if len(name) <= 70 else name[:60] + f"… ({len(name)} characters)"
+                findings.append(
+                    fnd.error(
+                        "stack.bad-name",
+                        "<stack argument>",
+                        (),
+                        f"{shown!r} is not a stack name.",
+                        "a stack name is 1-63 lower-case letters, digits and hyphens, "
+                        "e.g. espoo; 'kuntapilvi validate' without names checks every stack",
+                    )
+                )
+                continue
             path = paths.stacks / f"Pulumi.{name}.yaml"
             if not path.is_file():
                 findings.append(
@@ -86,6 +101,10 @@ def validate(paths: ProjectPaths, stacks: list[str] | None = None) -> Report:
 
     for stack in loaded:
         tenant, found = stack_rules.resolve(stack, catalogue)
+        if tenant is not None:
+            found += quota_rules.check(stack, tenant)
+            if any(f.severity is Severity.ERROR for f in found):
+                tenant = None
         if wanted is None or stack.name in wanted:
             findings.extend(found)
         if tenant is not None:

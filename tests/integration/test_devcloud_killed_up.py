@@ -45,8 +45,10 @@ SCENARIO = textwrap.dedent(
       echo "recovered from $1"
     }
     state=$KUNTAPILVI_DEVCLOUD_STATE
-    kill_when "mariadb data" "pgrep -f -- 'mariadb-install-db --defaults-file=$state/' >/dev/null" || exit 1
-    kill_when "schema migrations" "pgrep -f -- '-manage --config-file $state/etc' >/dev/null" || exit 1
+    kill_when "mariadb data" \
+      "pgrep -f -- 'mariadb-install-db --defaults-file=$state/' >/dev/null" || exit 1
+    kill_when "schema migrations" \
+      "pgrep -f -- '-manage --config-file $state/etc' >/dev/null" || exit 1
     kill_when "catalogue" "grep -qE 'keystone [0-9.]+ s' \"\$log\"" || exit 1
     # Two at once: the second is refused with a clear sentence while the first goes on.
     $kp devcloud down >/dev/null

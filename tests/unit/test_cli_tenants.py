@@ -28,8 +28,8 @@ def test_new_tenant_writes_a_valid_stack_in_a_free_block(project: ProjectPaths, 
 
 
 def test_new_tenant_refuses_non_owner_and_existing(run) -> None:  # type: ignore[no-untyped-def]
-    assert run("new-tenant", "helsinki").exit_code == 2
-    assert run("new-tenant", "espoo").exit_code == 2
+    assert run("new-tenant", "helsinki").exit_code == 1
+    assert run("new-tenant", "espoo").exit_code == 1
 
 
 def test_new_tenant_refuses_unpaid_owner(project: ProjectPaths, run) -> None:  # type: ignore[no-untyped-def]
@@ -41,7 +41,7 @@ def test_new_tenant_refuses_unpaid_owner(project: ProjectPaths, run) -> None:  #
         )
     )
     result = run("new-tenant", "kuntapilvi")
-    assert result.exit_code == 2 and "unpaid" in result.output
+    assert result.exit_code == 1 and "unpaid" in result.output
 
 
 def test_agreement_lists_every_service_with_price(run) -> None:  # type: ignore[no-untyped-def]

@@ -37,7 +37,7 @@ def test_port_conflict_during_up_is_one_sentence(monkeypatch: pytest.MonkeyPatch
 
         monkeypatch.setattr(lifecycle, "up", fake_up)
         result = runner.invoke(app, ["devcloud", "up"])
-    assert result.exit_code == 1
+    assert result.exit_code == 3
     assert "Traceback" not in result.output
     assert f"Port {port} on 127.0.0.1" in result.output
 
@@ -50,7 +50,7 @@ def test_failed_service_names_its_log(monkeypatch: pytest.MonkeyPatch, state: Pa
 
     monkeypatch.setattr(lifecycle, "up", fake_up)
     result = runner.invoke(app, ["devcloud", "up"])
-    assert result.exit_code == 1
+    assert result.exit_code == 3
     assert "neutron-api exited" in result.output
     assert "neutron-api.log" in result.output.replace("\n", "")
 
@@ -65,7 +65,7 @@ def test_status_without_state_exits_nonzero() -> None:
 
 def test_env_before_up_says_run_up() -> None:
     result = runner.invoke(app, ["devcloud", "env"])
-    assert result.exit_code == 1
+    assert result.exit_code == 3
     assert "devcloud up" in result.output
 
 
@@ -109,7 +109,7 @@ def test_reset_refuses_a_foreign_folder(state: Paths) -> None:
     state.state.mkdir(parents=True)
     (state.state / "precious.txt").write_text("x")
     result = runner.invoke(app, ["devcloud", "reset", "--yes"])
-    assert result.exit_code == 1
+    assert result.exit_code == 3
     assert (state.state / "precious.txt").exists()
 
 

@@ -50,7 +50,7 @@ def test_bad_address_is_one_sentence(tmp_path: Path) -> None:
         ["start", "x", "--address", "192.168.1.5/24", "--gateway", "192.168.1.1",
          "--network-id", "n", "--state-dir", str(tmp_path)],
     )  # fmt: skip
-    assert result.exit_code == 1
+    assert result.exit_code == 3
     assert "outside the tenant range" in result.output
     assert "Traceback" not in result.output
 

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from kuntapilvi.dryrun import Recorded, dry_run
+from kuntapilvi.errors import InvalidInput
 from kuntapilvi.project import ProjectPaths
 from kuntapilvi.render import render
 from kuntapilvi.servicecontext import userdata_context
@@ -159,7 +160,10 @@ def test_centre_creates_a_flavor_for_every_server_size() -> None:
     assert counts["openstack:networking/network:Network"] == 4  # external + WAN, two regions
 
 
-HOSTILE = 'Kunta": {evil: 1}\nruncmd: [["rm", "-rf", "/"]]\n# ' + "'; :"
+HOSTILE = 'Kunta": {evil: 1} runcmd: [["rm", "-rf", "/"]] # ' + "'; :"
+# A line break would also add a line to slapd's debconf answers: refused at render (and by the
+# card's pattern and the parameter check before that).
+HOSTILE_LINES = 'Kunta": {evil: 1}\nruncmd: [["rm", "-rf", "/"]]\n# ' + "'; :"
 
 
 def test_hostile_tenant_text_cannot_change_cloud_init_structure() -> None:
@@ -176,6 +180,9 @@ def test_hostile_tenant_text_cannot_change_cloud_init_structure() -> None:
     # The organisation reaches slapd's debconf answers as one string, never as YAML.
     assert a["apt"].keys() == b["apt"].keys()
     assert HOSTILE in b["apt"]["debconf_selections"]["slapd"]
+    lines = {**benign, "params": {**benign["params"], "organization": HOSTILE_LINES}}
+    with pytest.raises(InvalidInput, match="configuration file"):
+        render(PATHS.templates, template, lines)
 
 
 def test_servers_of_an_anti_affinity_card_share_one_soft_group() -> None:

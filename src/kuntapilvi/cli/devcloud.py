@@ -11,10 +11,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from kuntapilvi.cli.common import boundary
 from kuntapilvi.devcloud import credentials, lifecycle, watcherprocess
 from kuntapilvi.devcloud import services as svc
 from kuntapilvi.devcloud import status as st
-from kuntapilvi.devcloud.errors import DevcloudError
 from kuntapilvi.devcloud.paths import Paths
 
 app = typer.Typer(
@@ -29,14 +29,10 @@ T = TypeVar("T")
 
 
 def _guard(action: Callable[[], T]) -> T:
-    """Environment problems end in one sentence and a log path, never a traceback."""
+    """Ctrl-C stops what `up` is doing; every error goes to the CLI's one boundary, which prints a
+    DevcloudError as one sentence and its log (exit 3), never a traceback."""
     try:
         return action()
-    except DevcloudError as exc:
-        err.print(f"[bold red]devcloud:[/] {exc.message}", highlight=False)
-        if exc.log is not None:
-            err.print(f"Log to read: {exc.log}", highlight=False)
-        raise typer.Exit(1) from None
     except KeyboardInterrupt:
         lifecycle.ABORT.set()
         err.print("devcloud: interrupted; `kuntapilvi devcloud down` stops what did start.")
@@ -44,6 +40,7 @@ def _guard(action: Callable[[], T]) -> T:
 
 
 @app.command()
+@boundary
 def up() -> None:
     """Install what is missing, configure, start and bootstrap devcloud (idempotent)."""
     paths = Paths.default()
@@ -62,6 +59,7 @@ def up() -> None:
 
 
 @app.command()
+@boundary
 def install() -> None:
     """Install what devcloud runs (Debian packages, the service venv) without starting it.
 
@@ -78,6 +76,7 @@ def install() -> None:
 
 
 @app.command()
+@boundary
 def down() -> None:
     """Stop exactly the processes devcloud started (by PID file)."""
     result = _guard(lambda: lifecycle.down(Paths.default()))
@@ -92,6 +91,7 @@ def down() -> None:
 
 
 @app.command()
+@boundary
 def reset(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
 ) -> None:
@@ -104,6 +104,7 @@ def reset(
 
 
 @app.command()
+@boundary
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
@@ -148,6 +149,7 @@ def status(
 
 
 @app.command()
+@boundary
 def env(
     region: Annotated[str, typer.Option(help="Region to select.")] = svc.REGIONS[0],
     as_json: Annotated[bool, typer.Option("--json", help="Print the whole dict as JSON.")] = False,
@@ -161,6 +163,7 @@ def env(
 
 
 @app.command()
+@boundary
 def logs(
     service: Annotated[str | None, typer.Argument(help="Service to tail; all paths if omitted.")]
     = None,

@@ -14,7 +14,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from kuntapilvi.hosts import HostManager, HostsError
+from kuntapilvi.cli.common import boundary
+from kuntapilvi.hosts import HostManager
 from kuntapilvi.hosts.template import build_template, default_spec, find_template, prune_templates
 
 app = typer.Typer(
@@ -33,27 +34,19 @@ StateOpt = Annotated[
 ]
 
 
-def _fail(exc: HostsError) -> typer.Exit:
-    # An environment problem is one sentence and a log path, not a traceback.
-    Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
-    return typer.Exit(1)
-
-
 def _seconds(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
 
 
 @app.command("list")
+@boundary
 def list_hosts(
     state_dir: StateOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
 ) -> None:
     """Show every host this state folder knows: its server, tenant, address, state, timings,
     memory and attached volumes."""
-    try:
-        hosts = HostManager(state_dir).list_hosts()
-    except HostsError as exc:
-        raise _fail(exc) from None
+    hosts = HostManager(state_dir).list_hosts()
     if as_json:
         rows = [
             {
@@ -85,6 +78,7 @@ def list_hosts(
 
 
 @app.command("start")
+@boundary
 def start(
     name: Annotated[str, typer.Argument(help="The server's name")],
     address: Annotated[str, typer.Option(help="Fixed address with prefix, e.g. 10.64.1.10/24")],
@@ -99,12 +93,9 @@ def start(
 ) -> None:
     """Start (or keep) a host by hand, as the watcher does for an ACTIVE server."""
     text = user_data.read_text() if user_data else None
-    try:
-        info = HostManager(state_dir).ensure_host(
-            name, address, gateway, network_id, text, wait=wait, timeout=timeout
-        )
-    except HostsError as exc:
-        raise _fail(exc) from None
+    info = HostManager(state_dir).ensure_host(
+        name, address, gateway, network_id, text, wait=wait, timeout=timeout
+    )
     typer.echo(
         f"{info.name}: {info.address} on {info.bridge}, "
         f"cloud-init {info.cloud_init_status or 'booting'} (console: {info.console_log})"
@@ -116,12 +107,10 @@ def start(
 
 
 @app.command("stop")
+@boundary
 def stop(name: str, state_dir: StateOpt = None) -> None:
     """Stop a host and remove its overlay, namespace and veth."""
-    try:
-        found = HostManager(state_dir).stop_host(name)
-    except HostsError as exc:
-        raise _fail(exc) from None
+    found = HostManager(state_dir).stop_host(name)
     if not found:
         typer.echo(f"no host named {name!r}", err=True)
         raise typer.Exit(1)
@@ -129,37 +118,31 @@ def stop(name: str, state_dir: StateOpt = None) -> None:
 
 
 @app.command("stop-all")
+@boundary
 def stop_all(state_dir: StateOpt = None) -> None:
     """Stop every host, then remove the bridges and the apt proxy."""
-    try:
-        names = HostManager(state_dir).stop_all()
-    except HostsError as exc:
-        raise _fail(exc) from None
+    names = HostManager(state_dir).stop_all()
     typer.echo(f"stopped {len(names)} host(s){': ' + ', '.join(names) if names else ''}")
 
 
 @template_app.command("build")
+@boundary
 def template_build(
     force: Annotated[bool, typer.Option(help="Rebuild even if a matching template exists")] = False,
     suite: Annotated[str, typer.Option(help="Debian suite")] = "bookworm",
 ) -> None:
     """Build (or reuse) the template; its downloads stay cached for the next build."""
-    try:
-        spec = default_spec(suite)
-        reused = find_template(spec) is not None and not force
-        tpl = build_template(spec, force=force)
-    except HostsError as exc:
-        raise _fail(exc) from None
+    spec = default_spec(suite)
+    reused = find_template(spec) is not None and not force
+    tpl = build_template(spec, force=force)
     info = tpl.info
     how = "reused" if reused else f"built in {info['build_seconds']} s"
     typer.echo(f"template {tpl.path} ({info['size_mb']:.0f} MB): {how}")
 
 
 @template_app.command("prune")
+@boundary
 def template_prune() -> None:
     """Delete cached templates of older inputs that no running host uses."""
-    try:
-        removed = prune_templates()
-    except HostsError as exc:
-        raise _fail(exc) from None
+    removed = prune_templates()
     typer.echo(f"removed {len(removed)} old template(s)")

@@ -8,9 +8,10 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from kuntapilvi.cli.common import EXIT_INVALID, OutputFormat, boundary, err, out
+from kuntapilvi.cli.common import EXIT_INVALID, OutputFormat, boundary, check_today, err, out
 from kuntapilvi.cli.edge import find_root
 from kuntapilvi.costs import tenant_costs, totals
 from kuntapilvi.dryrun import Recorded, dry_run
@@ -103,7 +104,9 @@ def plan_command(
     stacks: Annotated[list[str] | None, typer.Argument(help="Tenant stacks (default: all)")] = None,
     output: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.TEXT,
     today: Annotated[
-        str | None, typer.Option(help="Judge staged adoption on this date (YYYY-MM-DD)")
+        str | None, typer.Option(
+            help="Judge staged adoption on this date (YYYY-MM-DD)", callback=check_today
+        )
     ] = None,
     diff: Annotated[
         str | None,
@@ -121,7 +124,12 @@ def plan_command(
         raise typer.Exit(EXIT_INVALID)
     model = report.model
     names = stacks or sorted(model.tenants)
-    plans = [tenant_plan(model, s, today) for s in names if s in model.tenants]
+    for name in names:
+        if name not in model.tenants:
+            from kuntapilvi.cli.tenants import not_a_tenant
+
+            raise not_a_tenant(model, name)
+    plans = [tenant_plan(model, s, today) for s in names]
     if output is OutputFormat.JSON:
         out.print_json(json.dumps(plans))
         return
@@ -129,12 +137,13 @@ def plan_command(
         out.print("\n\n".join(render_markdown(p) for p in plans), markup=False)
         return
     for plan in plans:
-        table = Table(title=f"{plan['owner']} ({plan['stack']}, {plan['region']})")
+        # Names come from the catalogue: '[/x]' in one is text, never Rich markup.
+        table = Table(title=escape(f"{plan['owner']} ({plan['stack']}, {plan['region']})"))
         for col in ("service", "size", "start", "€/month", f"€ {plan['year']}", "resources"):
             table.add_column(col, justify="right" if "€" in col else "left")
         for s in plan["services"]:
             table.add_row(
-                f"{s['card']}/{s['name']}",
+                escape(f"{s['card']}/{s['name']}"),
                 s["size"] or "-",
                 s["start"] or "-",
                 eur(Decimal(s["monthly_eur"])),

@@ -6,15 +6,19 @@ from typing import Annotated
 
 import typer
 
-from kuntapilvi.cli.common import EXIT_INVALID, boundary, err, out
+from kuntapilvi.cli.common import EXIT_INVALID, boundary, check_today, err, out
 from kuntapilvi.cli.edge import find_root
+from kuntapilvi.errors import InvalidInput
 from kuntapilvi.prcheck import check
 from kuntapilvi.prcomment import render
 
 app = typer.Typer(help="Checks and the comment for a pull request.")
 
 Base = Annotated[str, typer.Option("--base", help="Revision the change is compared with")]
-Today = Annotated[str | None, typer.Option(help="Judge staged adoption on this date")]
+Today = Annotated[
+    str | None,
+    typer.Option(help="Judge staged adoption on this date (YYYY-MM-DD)", callback=check_today),
+]
 
 
 @app.command("check")
@@ -56,8 +60,14 @@ def codeowners_command(
     paths = find_root()
     text = render_codeowners(validate(paths).model)
     target = paths.root / "CODEOWNERS"
-    current = target.read_text(encoding="utf-8") if target.is_file() else None
-    if current == text:
+    if target.is_symlink() or (target.exists() and not target.is_file()):
+        raise InvalidInput(
+            "CODEOWNERS is not a regular file (a link, a FIFO or a folder). Fix: remove it and "
+            "run 'kuntapilvi pr codeowners'"
+        )
+    # Compared as bytes: a CODEOWNERS that is not UTF-8 is simply stale.
+    current = target.read_bytes() if target.is_file() else None
+    if current == text.encode("utf-8"):
         err.print("CODEOWNERS is current")
         return
     if check_only:

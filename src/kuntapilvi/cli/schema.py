@@ -8,6 +8,7 @@ import typer
 
 from kuntapilvi.cli.common import EXIT_INVALID, boundary, err
 from kuntapilvi.cli.edge import find_root
+from kuntapilvi.errors import InvalidInput
 from kuntapilvi.jsonschema import schema_documents
 
 
@@ -23,8 +24,14 @@ def schema_command(
     stale = []
     for name, text in schema_documents().items():
         target = paths.schemas / name
-        current = target.read_text(encoding="utf-8") if target.is_file() else None
-        if current == text:
+        if target.is_symlink() or (target.exists() and not target.is_file()):
+            raise InvalidInput(
+                f"{paths.display(target)} is not a regular file (a link, a FIFO or a folder). "
+                "Fix: remove it; 'kuntapilvi schema' writes it anew"
+            )
+        # Compared as bytes: a file that is not UTF-8 is simply stale, and is rewritten.
+        current = target.read_bytes() if target.is_file() else None
+        if current == text.encode("utf-8"):
             continue
         stale.append(name)
         if not check:

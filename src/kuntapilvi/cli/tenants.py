@@ -11,7 +11,7 @@ from rich.table import Table
 from kuntapilvi.cli.common import EXIT_INVALID, boundary, err, out
 from kuntapilvi.cli.edge import find_root
 from kuntapilvi.costs import tenant_costs, totals
-from kuntapilvi.errors import KuntapilviError
+from kuntapilvi.errors import InvalidInput, KuntapilviError
 from kuntapilvi.render import render
 from kuntapilvi.rules.capacity_rules import pool_use
 from kuntapilvi.stacks import stack_path
@@ -30,6 +30,19 @@ def free_block(report_model, prefix: int) -> str:  # type: ignore[no-untyped-def
     raise KuntapilviError(f"no free /{prefix} block left in {space}; ask the centre to grow it")
 
 
+def not_a_tenant(model, stack: str) -> InvalidInput:  # type: ignore[no-untyped-def]
+    """The error for a stack argument that names no tenant (the centre's stack, say)."""
+    tenants = ", ".join(sorted(model.tenants)) or "none yet"
+    if stack in model.centre_stacks:
+        return InvalidInput(
+            f"STACK: '{stack}' is the centre's own stack; agreements and plans are per tenant. "
+            f"Fix: name a tenant stack: {tenants}"
+        )
+    return InvalidInput(
+        f"STACK: {stack[:70]!r} is not a valid tenant stack. Fix: name one of: {tenants}"
+    )
+
+
 @boundary
 def new_tenant_command(
     owner: Annotated[str, typer.Argument(help="Owner id from catalog/owners.yaml")],
@@ -45,17 +58,33 @@ def new_tenant_command(
     found = model.owners.owner(owner)
     if found is None:
         known = ", ".join(o.id for o in model.owners.owners)
-        raise KuntapilviError(
-            f"'{owner}' is not in catalog/owners.yaml (in-house rule); known owners: {known}"
+        raise InvalidInput(
+            f"OWNER: {owner[:70]!r} is not in catalog/owners.yaml (in-house rule). "
+            f"Fix: use a registered owner id: {known}"
         )
     if found.shares.paid < found.shares.subscribed:
-        raise KuntapilviError(f"{found.name} has unpaid shares; it can have no stack until paid")
+        raise InvalidInput(
+            f"OWNER: {found.name} has unpaid shares; it can have no stack until paid. "
+            "Fix: the account manager records the payment in catalog/owners.yaml"
+        )
     target = stack_path(paths, owner)
-    if target.exists():
-        raise KuntapilviError(f"{paths.display(target)} exists already; edit it instead")
+    if target.exists() or target.is_symlink():
+        raise InvalidInput(
+            f"OWNER: {paths.display(target)} exists already. Fix: edit that file instead"
+        )
     region_id = region or model.centre.regions[0].id
     if model.centre.region(region_id) is None:
-        raise KuntapilviError(f"no region '{region_id}' in catalog/centre.yaml")
+        known = ", ".join(r.id for r in model.centre.regions)
+        raise InvalidInput(
+            f"--region: no region {region_id[:70]!r} in catalog/centre.yaml. "
+            f"Fix: use one of: {known}"
+        )
+    lo, hi = model.centre.tenant_block_prefix
+    if not lo <= prefix <= hi:
+        raise InvalidInput(
+            f"--prefix: a /{prefix} block is outside the sizes the centre gives (/{lo}../{hi}). "
+            f"Fix: pass --prefix between {lo} and {hi} (default 21)"
+        )
     text = render(
         paths.templates,
         "docs/stack.yaml.j2",
@@ -103,10 +132,12 @@ def agreement_command(
     """The tenant's yearly service agreement appendix (services, service levels, prices)."""
     paths = find_root()
     report = validate(paths, [stack])
-    if report.errors or stack not in report.model.tenants:
+    if report.errors:
         for f in report.errors:
             err.print(f.render(), markup=False)
         raise typer.Exit(EXIT_INVALID)
+    if stack not in report.model.tenants:
+        raise not_a_tenant(report.model, stack)
     model = report.model
     tenant = model.tenants[stack]
     costs = tenant_costs(tenant, model.price_list)

@@ -21,6 +21,13 @@ def validate_command(
         OutputFormat, typer.Option("--format", "-f", help="text for people, json for machines")
     ] = OutputFormat.TEXT,
     strict: Annotated[bool, typer.Option(help="Treat warnings as errors")] = False,
+    templates: Annotated[
+        bool,
+        typer.Option(
+            help="Render every server card's cloud-init template (with the stacks and the "
+            "cards' defaults) and check it against cloud-init's schema"
+        ),
+    ] = True,
 ) -> None:
     """Check the catalogue and stack files; every problem names file, line, field and a fix.
 
@@ -28,6 +35,10 @@ def validate_command(
     """
     paths = find_root()
     report = validate(paths, stacks)
+    if templates and not report.errors:
+        from kuntapilvi.rules import template_rules
+
+        report.findings.extend(template_rules.check(report.model, stacks))
     failed = bool(report.errors) or (strict and bool(report.warnings))
     if output is OutputFormat.JSON:
         out.print_json(

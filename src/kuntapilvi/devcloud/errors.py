@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from kuntapilvi.errors import EXIT_CLOUD, KuntapilviError
 
-class DevcloudError(Exception):
+
+class DevcloudError(KuntapilviError):
     """A failure explained in one sentence, with the log that tells more.
 
     The CLI prints these without a traceback: a busy port or a missing Debian package is
     the user's environment, not a bug in devcloud.
     """
+
+    exit_code = EXIT_CLOUD
 
     def __init__(self, message: str, log: Path | None = None) -> None:
         super().__init__(message)

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from kuntapilvi.errors import EXIT_CLOUD, KuntapilviError
 
-class HostsError(Exception):
+
+class HostsError(KuntapilviError):
     """An environment or provisioning problem, reported as one sentence (and a log), never a
     traceback."""
+
+    exit_code = EXIT_CLOUD
 
     def __init__(self, message: str, log: Path | str | None = None) -> None:
         self.message = message

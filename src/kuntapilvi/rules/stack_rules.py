@@ -157,7 +157,8 @@ def _unknown_card(doc: Any, loc: tuple[str | int, ...], card_id: str, cat: Catal
         doc,
         (*loc, "card"),
         f"there is no card '{card_id}' in the catalogue.",
-        f"{hint}see catalog/cards/ or run 'kuntapilvi plan --cards' for the list",
+        f"{hint}use a card id from catalog/cards/<family>/<name>.yaml (the id is "
+        "<family>.<name>; 'ls catalog/cards/*/' lists them)",
     )
 
 
@@ -226,7 +227,7 @@ def _resolve_params(
                     "service.bad-param",
                     doc,
                     (*loc, "params", key),
-                    f"'{key}' {issue} (got {value!r}).",
+                    f"'{key}' {issue} (got {_shown(value)}).",
                     f"give a value that is {prm.describe(card.parameters[key])}",
                 )
             )
@@ -248,6 +249,12 @@ def _resolve_params(
         elif param.default is not None:
             resolved[key] = param.default
     return resolved
+
+
+def _shown(value: Any) -> str:
+    """A value as quoted in a message: repr, so control characters show as escapes, and short."""
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:70]}… ({len(text)} characters)"
 
 
 def _check_instances(stack: TenantStack, services: list[Service], out: list[Finding]) -> None:
@@ -282,9 +289,17 @@ def _check_instances(stack: TenantStack, services: list[Service], out: list[Find
 def _check_requirements(
     stack: TenantStack, services: list[Service], cat: Catalogue, out: list[Finding]
 ) -> None:
+    # Who provides each card (a deprecated card also provides the card that replaces it),
+    # indexed once: a requirement is looked up, not searched for, so
+    # the check stays linear in the number of services (bench/validate.py).
+    providing: dict[str, list[Service]] = {}
+    for p in services:
+        providing.setdefault(p.card.id, []).append(p)
+        if p.card.replaced_by is not None and p.card.replaced_by != p.card.id:
+            providing.setdefault(p.card.replaced_by, []).append(p)
     for s in services:
         for req in s.card.requires:
-            providers = [p for p in services if p.card.id == req or _replaces(cat, p.card, req)]
+            providers = providing.get(req, [])
             loc = (*BASE, "services", s.index, "card")
             if not providers:
                 title = cat.cards[req].title.fi if req in cat.cards else req
@@ -311,11 +326,6 @@ def _check_requirements(
                         f" or move '{req}' earlier",
                     )
                 )
-
-
-def _replaces(cat: Catalogue, card: Card, wanted: str) -> bool:
-    """A deprecated card still satisfies requirements on the card that replaces it."""
-    return card.replaced_by == wanted
 
 
 def _check_references(

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import enum
+import re
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from kuntapilvi.schema.common import (
     CARD_ID,
@@ -78,6 +79,23 @@ class Parameter(StrictModel):
     pattern: str | None = None
     choices: list[str | int] | None = None
     max_items: int | None = Field(default=None, ge=1)
+    allow_world: bool = Field(
+        default=False,
+        description="cidr/cidr-list only: accept networks shorter than /8 (0.0.0.0/0 included)",
+    )
+
+    @field_validator("pattern")
+    @classmethod
+    def _pattern_compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(
+                    f"pattern {value!r} is not a valid regular expression ({exc}) Fix: correct "
+                    "the expression (Python re syntax; quote it in single quotes in YAML)"
+                ) from None
+        return value
 
     @model_validator(mode="after")
     def _bounds_ordered(self) -> Parameter:

@@ -7,7 +7,14 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints, model_validator
 
-from kuntapilvi.schema.common import Cidr, DnsLabel, IpAddress, Localized, StrictModel
+from kuntapilvi.schema.common import (
+    Cidr,
+    DnsLabel,
+    IpAddress,
+    Localized,
+    SingleLine,
+    StrictModel,
+)
 
 
 class AllocationPool(StrictModel):
@@ -87,7 +94,7 @@ class Region(StrictModel):
 
 class Image(StrictModel):
     id: DnsLabel = Field(description="Catalogue id that cards name in server.image")
-    name: str = Field(description="Image name in Glance")
+    name: SingleLine = Field(description="Image name in Glance")
     os_distro: str
     os_version: str
     disk_format: Annotated[str, StringConstraints(pattern=r"^(raw|qcow2)$")]
@@ -105,7 +112,7 @@ class Wan(StrictModel):
 
 class Centre(StrictModel):
     schema_: str | None = Field(default=None, alias="$schema", exclude=True)
-    name: str
+    name: SingleLine
     business_id: str
     domain: Annotated[str, StringConstraints(pattern=r"^([a-z0-9-]+\.)+[a-z]{2,}$")]
     address_space: Cidr = Field(description="Private space tenant address blocks are carved from")
@@ -114,11 +121,13 @@ class Centre(StrictModel):
     )
     management_cidr: Cidr = Field(description="Centre admin network; the only SSH source")
     wan: Wan
-    smarthost: str = Field(description="host:port the mail relays forward to")
-    ntp_servers: list[str] = Field(min_length=1)
-    account_managers: list[str] = Field(min_length=1, description="Forge handles")
-    catalogue_editors: list[str] = Field(min_length=1, description="Forge handles")
-    admin_ssh_keys: list[str] = Field(min_length=1, description="Public keys of centre admins")
+    smarthost: SingleLine = Field(description="host:port the mail relays forward to")
+    ntp_servers: list[SingleLine] = Field(min_length=1)
+    account_managers: list[SingleLine] = Field(min_length=1, description="Forge handles")
+    catalogue_editors: list[SingleLine] = Field(min_length=1, description="Forge handles")
+    admin_ssh_keys: list[SingleLine] = Field(
+        min_length=1, description="Public keys of centre admins"
+    )
     regions: list[Region] = Field(min_length=1)
     images: list[Image] = Field(min_length=1)
 

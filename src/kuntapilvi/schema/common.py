@@ -48,6 +48,28 @@ def _check_address(value: str) -> str:
         raise ValueError(f"{value!r} is not an IP address") from None
 
 
+# C0 controls, DEL and C1 controls: invisible, and a line break in a value that lands in a
+# one-line configuration setting (smb.conf, chrony.conf, main.cf, debconf) adds a setting.
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def describe_control(char: str) -> str:
+    if char in "\r\n":
+        return "a line break"
+    return f"control character U+{ord(char):04X}"
+
+
+def _check_single_line(value: str) -> str:
+    bad = CONTROL.search(value)
+    if bad is not None:
+        raise ValueError(
+            f"{describe_control(bad.group())} is not allowed in this one-line value Fix: write "
+            "it on one line, without control characters (it lands in configuration files)"
+        )
+    return value
+
+
+SingleLine = Annotated[str, AfterValidator(_check_single_line)]
 Cidr = Annotated[str, AfterValidator(_check_cidr)]
 IpAddress = Annotated[str, AfterValidator(_check_address)]
 Euros = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]

@@ -10,7 +10,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
-from kuntapilvi.schema.common import DnsLabel, Euros, StrictModel
+from kuntapilvi.schema.common import DnsLabel, Euros, SingleLine, StrictModel
 
 _YTUNNUS = re.compile(r"^(\d{7})-(\d)$")
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2)
@@ -59,8 +59,8 @@ class Shares(StrictModel):
 
 class Owner(StrictModel):
     id: DnsLabel = Field(description="Short id used by stack files, e.g. 'espoo'")
-    name: str
-    name_sv: str | None = None
+    name: SingleLine
+    name_sv: SingleLine | None = None
     business_id: BusinessId
     kind: OwnerKind
     municipality_code: Annotated[str, StringConstraints(pattern=r"^\d{3}$")] | None = None

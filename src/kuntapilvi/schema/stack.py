@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from kuntapilvi.schema.common import CardId, Cidr, DnsLabel, StrictModel
 
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 NAMESPACE = "kuntapilvi"
 TENANT_KEY = f"{NAMESPACE}:tenant"
 CENTRE_KEY = f"{NAMESPACE}:centre"
+SECRET_NAME = re.compile(r"(?i)(password|passwd|secret|token|credential|private|apikey|api_key)")
 
 
 class ServiceRequest(StrictModel):
@@ -32,6 +35,18 @@ class ServiceRequest(StrictModel):
         # into "2027-04-01 00:00:00 +0000 UTC"; read that back as the date it was.
         if isinstance(value, str) and value.endswith(" 00:00:00 +0000 UTC"):
             return value.split(" ", 1)[0]
+        # Only a written date: pydantic would read `start: 0` as Unix time (1970-01-01) and a
+        # start long past skips the set-up fee.
+        if isinstance(value, str) and not ISO_DATE.match(value):
+            raise ValueError(
+                f"{value[:40]!r} is not a date written as YYYY-MM-DD Fix: write the start "
+                'date in quotes, e.g. start: "2027-04-01"'
+            )
+        if value is not None and not isinstance(value, str | dt.date):
+            raise ValueError(
+                "start must be a date, not a number Fix: write the start date in quotes, e.g. "
+                'start: "2027-04-01"'
+            )
         return value
 
 
@@ -54,6 +69,27 @@ class StackFile(StrictModel):
     secretsprovider: str | None = None
     encryptedkey: str | None = None
     config: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("config")
+    @classmethod
+    def _known_keys(cls, config: dict[str, Any]) -> dict[str, Any]:
+        for key, value in config.items():
+            if key in (TENANT_KEY, CENTRE_KEY):
+                continue
+            encrypted = isinstance(value, dict) and set(value) == {"secure"}
+            if SECRET_NAME.search(key) and not encrypted:
+                raise ValueError(
+                    f"'{key}' is a secret written in plain text, readable by everyone with the "
+                    f"repository Fix: remove the line and run 'pulumi config set --secret {key}' "
+                    "(or leave provider credentials to the centre's environment)"
+                )
+            if not encrypted:
+                raise ValueError(
+                    f"unknown config key '{key}': a stack file holds only '{TENANT_KEY}' (or "
+                    f"'{CENTRE_KEY}') Fix: remove the line; provider settings come from the "
+                    "centre's environment"
+                )
+        return config
 
     @model_validator(mode="after")
     def _one_role(self) -> StackFile:
