@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from kuntapilvi.cli import data, devcloud, pr
+from kuntapilvi.cli.billing import invoice_command
 from kuntapilvi.cli.check import check_command
 from kuntapilvi.cli.plan import plan_command
 from kuntapilvi.cli.schema import schema_command
@@ -24,6 +25,7 @@ app.command("new-tenant")(new_tenant_command)
 app.command("capacity")(capacity_command)
 app.command("agreement")(agreement_command)
 app.command("check")(check_command)
+app.command("invoice")(invoice_command)
 app.add_typer(devcloud.app, name="devcloud")
 app.add_typer(data.app, name="data")
 app.add_typer(pr.app, name="pr")

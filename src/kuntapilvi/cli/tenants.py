@@ -13,7 +13,9 @@ from kuntapilvi.costs import tenant_costs, totals
 from kuntapilvi.errors import KuntapilviError
 from kuntapilvi.project import find_root
 from kuntapilvi.render import render
+from kuntapilvi.rules import stack_rules
 from kuntapilvi.rules.capacity_rules import pool_use
+from kuntapilvi.rules.owner_rules import stack_owner_findings
 from kuntapilvi.stacks import stack_path
 from kuntapilvi.validate import validate
 
@@ -48,8 +50,9 @@ def new_tenant_command(
         raise KuntapilviError(
             f"'{owner}' is not in catalog/owners.yaml (in-house rule); known owners: {known}"
         )
-    if found.shares.paid < found.shares.subscribed:
-        raise KuntapilviError(f"{found.name} has unpaid shares; it can have no stack until paid")
+    refused = stack_owner_findings(found, owner, ("owner",), stack_rules.today())
+    if refused:
+        raise KuntapilviError(f"{refused[0].message} Fix: {refused[0].fix}")
     target = stack_path(paths, owner)
     if target.exists():
         raise KuntapilviError(f"{paths.display(target)} exists already; edit it instead")
@@ -122,6 +125,7 @@ def agreement_command(
                 "costs": costs,
                 "monthly": monthly,
                 "yearly": yearly,
+                "share_capital": model.owners.share_capital(tenant.owner),
             },
         ),
         markup=False,
