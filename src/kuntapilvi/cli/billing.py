@@ -140,3 +140,69 @@ def invoice_command(
         out.print(to_csv(lines), markup=False, end="")
     elif output is OutputFormat.MARKDOWN:
         raise KuntapilviError("invoice has csv (text) and json formats. Fix: use --format json")
+
+
+def _git_stack_log(root: Path) -> str:
+    """`git log` of stacks/ oldest first; empty outside a git checkout (no growth chart)."""
+    git = shutil.which("git")
+    if git is None:
+        return ""
+    done = subprocess.run(
+        [
+            git,
+            "log",
+            "--reverse",
+            "--no-renames",
+            "--name-status",
+            "--format=@%ad",
+            "--date=short",
+            "--",
+            "stacks/",
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return done.stdout if done.returncode == 0 else ""
+
+
+@boundary
+def report_command(
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Folder for report.html and report.json")
+    ] = Path("reports/management"),
+    lang: Annotated[str | None, typer.Option("--lang", help="fi, sv or en (default: fi)")] = None,
+    day: Annotated[
+        str | None, typer.Option("--date", help="Judge owners on this day (default: today)")
+    ] = None,
+    history_file: HistoryOption = None,
+    state: StateOption = False,
+) -> None:
+    """Management report: population coverage, revenue, capacity use, growth of stacks."""
+    import datetime as dt
+
+    from kuntapilvi.i18n import pick_document
+    from kuntapilvi.report import render_html, report_data, stack_growth
+
+    language = pick_document(lang)
+    try:
+        when = dt.date.fromisoformat(day) if day else dt.date.today()
+    except ValueError:
+        raise KuntapilviError(f"--date {day!r} is not a date. Fix: write YYYY-MM-DD") from None
+    paths = find_root()
+    report = validate(paths)
+    if report.errors:
+        for f in report.errors:
+            err.print(f.render(), markup=False)
+        raise typer.Exit(EXIT_INVALID)
+    model = report.model
+    history = load_history(model, history_file, state, sorted(model.tenants))
+    data = report_data(model, history, stack_growth(_git_stack_log(paths.root)), when)
+    target = out_dir if out_dir.is_absolute() else paths.root / out_dir
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "report.json").write_text(
+        json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    (target / "report.html").write_text(render_html(data, language), encoding="utf-8")
+    err.print(f"wrote {target}/report.html and report.json")

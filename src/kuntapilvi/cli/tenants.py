@@ -8,9 +8,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from kuntapilvi.cli.billing import HistoryOption
 from kuntapilvi.cli.common import EXIT_INVALID, boundary, err, out
-from kuntapilvi.costs import tenant_costs, totals
+from kuntapilvi.costs import tenant_costs, totals, vat
 from kuntapilvi.errors import KuntapilviError
+from kuntapilvi.history import BuildHistory
+from kuntapilvi.i18n import pick_document, translations
 from kuntapilvi.project import find_root
 from kuntapilvi.render import render
 from kuntapilvi.rules import stack_rules
@@ -102,8 +105,13 @@ def capacity_command() -> None:
 @boundary
 def agreement_command(
     stack: Annotated[str, typer.Argument(help="Tenant stack")],
+    lang: Annotated[
+        str | None, typer.Option("--lang", help="fi, sv or en (default: Finnish)")
+    ] = None,
+    history_file: HistoryOption = None,
 ) -> None:
     """The tenant's yearly service agreement appendix (services, service levels, prices)."""
+    language = pick_document(lang)
     paths = find_root()
     report = validate(paths, [stack])
     if report.errors or stack not in report.model.tenants:
@@ -112,8 +120,10 @@ def agreement_command(
         raise typer.Exit(EXIT_INVALID)
     model = report.model
     tenant = model.tenants[stack]
-    costs = tenant_costs(tenant, model.price_list)
+    history = BuildHistory.load(history_file) if history_file else None
+    costs = tenant_costs(tenant, model.price_list, history, model.cards)
     monthly, yearly = totals(costs)
+    owner = tenant.owner
     out.print(
         render(
             paths.templates,
@@ -126,6 +136,11 @@ def agreement_command(
                 "monthly": monthly,
                 "yearly": yearly,
                 "share_capital": model.owners.share_capital(tenant.owner),
+                "lang": language,
+                "_": translations(language).gettext,
+                "owner_name": (owner.name_sv if language == "sv" else None) or owner.name,
+                "vat_percent": model.price_list.vat_percent,
+                "yearly_gross": yearly + vat(yearly, model.price_list),
             },
         ),
         markup=False,

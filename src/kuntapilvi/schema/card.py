@@ -10,6 +10,7 @@ from pydantic import Field, StringConstraints, model_validator
 from kuntapilvi.schema.common import (
     CARD_ID,
     SEMVER,
+    Bilingual,
     CardId,
     Euros,
     Localized,
@@ -227,8 +228,8 @@ class Card(StrictModel):
     replaced_by: Annotated[str, StringConstraints(pattern=CARD_ID)] | None = Field(
         default=None, description="For deprecated cards: the card to move to"
     )
-    title: Localized
-    description: Localized
+    title: Bilingual
+    description: Bilingual
     owner: ServiceOwner
     service_level: ServiceLevel
     pricing: Pricing

@@ -151,6 +151,12 @@ class OwnerRegister(StrictModel):
     population_date: dt.date = Field(
         description="The one reference date of every owner's population figure"
     )
+    finland_population: int = Field(
+        ge=1, description="Finland's population on population_date (coverage is measured on it)"
+    )
+    coverage_target_percent: Decimal = Field(
+        ge=0, le=100, description="Share of Finland's population the owners should cover"
+    )
     share_prices: list[SharePrice] = Field(min_length=1)
     price_decisions: list[PriceDecision] = Field(default_factory=list)
     owners: list[Owner] = Field(min_length=1)
