@@ -37,6 +37,13 @@ class OutputFormat(enum.StrEnum):
     MARKDOWN = "markdown"
 
 
+def _error_label() -> str:
+    """'error' in the locale's language (the CLI follows the locale)."""
+    from kuntapilvi.i18n import pick, tr
+
+    return tr(pick(None), "error")
+
+
 def boundary(func: Callable[P, R]) -> Callable[P, R]:
     """Print the package's own errors as one readable message, never as a traceback."""
 
@@ -45,10 +52,10 @@ def boundary(func: Callable[P, R]) -> Callable[P, R]:
         try:
             return func(*args, **kwargs)
         except InvalidConfiguration as exc:
-            err.print(f"[bold red]error:[/] {exc}")
+            err.print(f"[bold red]{_error_label()}:[/] {exc}")
             raise typer.Exit(EXIT_INVALID) from None
         except KuntapilviError as exc:
-            err.print(f"[bold red]error:[/] {exc}")
+            err.print(f"[bold red]{_error_label()}:[/] {exc}")
             raise typer.Exit(EXIT_USAGE) from None
         except KeyboardInterrupt:
             err.print("interrupted")
