@@ -83,12 +83,19 @@ class ServiceCost:
 
 
 def _cost(
-    service: Service, prices: PriceList, record: BuildRecord | None, start: dt.date | None
+    service: Service,
+    prices: PriceList,
+    record: BuildRecord | None,
+    start: dt.date | None,
+    known_until: dt.date | None = None,
 ) -> ServiceCost:
     if record is not None:
         built, removed, projected = record.built, record.removed, False
     else:
         built, removed, projected = start or prices.valid_from, None, True
+        if known_until is not None and built <= known_until:
+            # The history is complete up to that day and does not list it: not built yet.
+            built = known_until + dt.timedelta(days=1)
     return ServiceCost(
         service,
         service.monthly,
@@ -103,8 +110,9 @@ def _cost(
 def service_cost(
     service: Service, prices: PriceList, history: BuildHistory | None = None, tenant: str = ""
 ) -> ServiceCost:
-    record = history.get(tenant, service.key) if history is not None else None
-    return _cost(service, prices, record, service.start)
+    if history is None:
+        return _cost(service, prices, None, service.start)
+    return _cost(service, prices, history.get(tenant, service.key), service.start, history.as_of)
 
 
 def removed_service(record: BuildRecord, card: Card) -> Service:

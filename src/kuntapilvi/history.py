@@ -7,16 +7,18 @@ at the edge (a JSON file, the fleet ledger, or `pulumi stack export`) and handed
 
 File form (UTF-8 JSON)::
 
-    {"source": "pulumi stack export 2027-04-02",
+    {"source": "pulumi stack export 2027-04-02", "as_of": "2027-04-02",
      "services": [
        {"tenant": "espoo", "service": "network.wan-link/wan-link", "built": "2026-02-10"},
        {"tenant": "lahti", "service": "office.print/print", "built": "2026-03-02",
         "removed": "2027-06-15", "size": null, "params": {}}
      ]}
 
-`service` is the service key `<card id>/<instance name>` that `kuntapilvi plan` prints. `size`
-and `params` matter only for a service no longer in the stack file (it is still billed up to the
-month it was removed, so the price must be known).
+`as_of` (optional) is the day the history is complete up to: a service it does not list was not
+built by then, so it is projected no earlier than the next day. `service` is the service key
+`<card id>/<instance name>` that `kuntapilvi plan` prints. `size` and `params` matter only for a
+service no longer in the stack file (it is still billed up to the month it was removed, so the
+price must be known).
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ class BuildRecord(StrictModel):
 
 class _HistoryFile(StrictModel):
     source: str | None = None
+    as_of: dt.date | None = None
     services: list[BuildRecord]
 
 
@@ -68,6 +71,8 @@ class BuildHistory:
 
     records: Mapping[tuple[str, str], BuildRecord] = field(default_factory=dict)
     source: str = "none"
+    # The day the history is complete up to: a service it does not list was not built by then.
+    as_of: dt.date | None = None
 
     def get(self, tenant: str, service_key: str) -> BuildRecord | None:
         return self.records.get((tenant, service_key))
@@ -82,10 +87,13 @@ class BuildHistory:
             mine = records.get(key)
             if mine is None or rec.built < mine.built:
                 records[key] = rec
-        return BuildHistory(records, f"{self.source} + {other.source}")
+        days = [d for d in (self.as_of, other.as_of) if d is not None]
+        return BuildHistory(records, f"{self.source} + {other.source}", min(days, default=None))
 
     @classmethod
-    def of(cls, records: Iterable[BuildRecord], source: str) -> BuildHistory:
+    def of(
+        cls, records: Iterable[BuildRecord], source: str, as_of: dt.date | None = None
+    ) -> BuildHistory:
         by_key: dict[tuple[str, str], BuildRecord] = {}
         for rec in records:
             key = (rec.tenant, rec.service)
@@ -95,7 +103,7 @@ class BuildHistory:
                     "tenant and service (the first build, and its removal if any)"
                 )
             by_key[key] = rec
-        return cls(by_key, source)
+        return cls(by_key, source, as_of)
 
     @classmethod
     def load(cls, path: Path) -> BuildHistory:
@@ -120,14 +128,17 @@ class BuildHistory:
                 f"{path}: {where}: {first['msg']}. Fix: see the file form in "
                 "docs/billing.md (tenant, service '<card>/<name>', built YYYY-MM-DD)"
             ) from None
-        return cls.of(parsed.services, parsed.source or str(path))
+        return cls.of(parsed.services, parsed.source or str(path), parsed.as_of)
 
     def dump(self) -> str:
         rows = [
             r.model_dump(mode="json", exclude_defaults=True)
             for _, r in sorted(self.records.items())
         ]
-        return json.dumps({"source": self.source, "services": rows}, indent=2) + "\n"
+        head: dict[str, Any] = {"source": self.source}
+        if self.as_of is not None:
+            head["as_of"] = self.as_of.isoformat()
+        return json.dumps({**head, "services": rows}, indent=2) + "\n"
 
 
 def _service_of(resource: Mapping[str, Any]) -> str | None:
@@ -152,7 +163,9 @@ def _created(resource: Mapping[str, Any]) -> dt.date | None:
         return None
 
 
-def from_state(tenant: str, export: Mapping[str, Any], keys: Mapping[str, str]) -> BuildHistory:
+def from_state(
+    tenant: str, export: Mapping[str, Any], keys: Mapping[str, str], as_of: dt.date | None = None
+) -> BuildHistory:
     """Build dates from a `pulumi stack export` document of one tenant stack.
 
     `keys` maps a service's instance name to its service key. The first build of a service is
@@ -169,4 +182,4 @@ def from_state(tenant: str, export: Mapping[str, Any], keys: Mapping[str, str]) 
         if key not in first or day < first[key]:
             first[key] = day
     records = [BuildRecord(tenant=tenant, service=k, built=d) for k, d in sorted(first.items())]
-    return BuildHistory.of(records, f"pulumi stack export {tenant}")
+    return BuildHistory.of(records, f"pulumi stack export {tenant}", as_of)

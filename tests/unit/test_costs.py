@@ -3,6 +3,7 @@ monthly fees from its first full month to the month it was removed."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -161,3 +162,40 @@ def test_invoice_cli_writes_csv_and_json(tmp_path: Path, monkeypatch: pytest.Mon
     assert (tmp_path / "invoice-2027-03.csv").read_text().count("\n") == len(data["lines"]) + 1
     wrong = CliRunner().invoke(app, ["invoice", "--month", "2031-01"])
     assert wrong.exit_code == 2 and "Traceback" not in wrong.output
+
+
+def test_service_missing_from_a_complete_history_is_not_billed_before_it(
+    model: Model, history: BuildHistory
+) -> None:
+    from dataclasses import replace
+
+    records = {
+        k: v for k, v in history.records.items() if k != ("lahti", "office.file-share/file-share")
+    }
+    known = replace(history, records=records, as_of=dt.date(2027, 5, 31))
+    share = _costs(model, "lahti", known)["office.file-share/file-share"]
+    # start: 2027-04-01, but the ledger says it was not built by May 31.
+    assert share.projected and share.built == dt.date(2027, 6, 1)  # type: ignore[attr-defined]
+    assert share.months == 7 and share.setup_in(6) > 0  # type: ignore[attr-defined]
+    lines = [ln for m in range(1, 13) for ln in month_lines(model, m, known, ["lahti"])]
+    _, yearly = totals(tenant_costs(model.tenants["lahti"], model.price_list, known, model.cards))
+    assert sum(ln.net_eur for ln in lines) == yearly
+
+
+def test_plan_year_equals_twelve_invoices(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.conftest import REPO
+
+    monkeypatch.setenv("KUNTAPILVI_ROOT", str(REPO))
+    result = CliRunner().invoke(
+        app, ["plan", "kajaani", "espoo", "--history", str(HISTORY), "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    plans = json.loads(result.stdout)
+    model = validate(ProjectPaths(REPO)).model
+    history = BuildHistory.load(HISTORY)
+    for plan in plans:
+        lines = [ln for m in range(1, 13) for ln in month_lines(model, m, history, [plan["stack"]])]
+        assert Decimal(plan["yearly_eur"]) == sum(ln.net_eur for ln in lines), plan["stack"]
+    espoo = next(p for p in plans if p["stack"] == "espoo")
+    wan = next(s for s in espoo["services"] if s["card"] == "network.wan-link")
+    assert wan["yearly_eur"] == "5400.00"  # 12 × 450, no second set-up fee

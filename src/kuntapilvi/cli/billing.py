@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -70,7 +71,7 @@ def load_history(
             if tenant is None:
                 continue
             keys = {s.name: s.key for s in tenant.services}
-            found = from_state(stack, _export(stack), keys)
+            found = from_state(stack, _export(stack), keys, dt.date.today())
             history = found if history is None else history.merged(found)
     if history is None:
         err.print(
@@ -180,7 +181,6 @@ def report_command(
     state: StateOption = False,
 ) -> None:
     """Management report: population coverage, revenue, capacity use, growth of stacks."""
-    import datetime as dt
 
     from kuntapilvi.i18n import pick_document
     from kuntapilvi.report import render_html, report_data, stack_growth
