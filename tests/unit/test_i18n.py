@@ -110,3 +110,28 @@ def test_every_shipped_card_has_finnish_and_swedish(repo: ProjectPaths) -> None:
 
     for card in validate(repo).model.cards.values():
         assert card.title.sv and card.description.sv, card.id
+
+
+@pytest.mark.parametrize(
+    ("lang", "heading", "owner", "vat"),
+    [
+        (None, "Palvelusopimuksen liite", "Turun kaupunki", "arvonlisävero 25,5 %"),
+        ("sv", "Bilaga till serviceavtalet", "Åbo stad", "moms 25,5 %"),
+        ("en", "Service agreement appendix", "Turun kaupunki", "25.5 % VAT is added"),
+    ],
+)
+def test_agreement_in_three_languages(
+    repo: ProjectPaths,
+    monkeypatch: pytest.MonkeyPatch,
+    lang: str | None,
+    heading: str,
+    owner: str,
+    vat: str,
+) -> None:
+    monkeypatch.setenv("KUNTAPILVI_ROOT", str(repo.root))
+    monkeypatch.setenv("LANG", "sv_FI.UTF-8")  # documents stay Finnish unless --lang says so
+    args = ["agreement", "turku", *(["--lang", lang] if lang else [])]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(f"# {heading} 2027: {owner}")
+    assert vat in result.stdout
