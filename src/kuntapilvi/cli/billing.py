@@ -16,12 +16,19 @@ import typer
 from kuntapilvi.cli.common import EXIT_INVALID, OutputFormat, boundary, err, out
 from kuntapilvi.errors import KuntapilviError
 from kuntapilvi.history import BuildHistory, from_state
+from kuntapilvi.i18n import pick, render_finding, tr
 from kuntapilvi.invoice import month_lines, to_csv
 from kuntapilvi.model import Model
 from kuntapilvi.project import find_root
 from kuntapilvi.validate import validate
 
 HISTORY_ENV = "KUNTAPILVI_BUILD_HISTORY"
+
+
+def _t(message: str) -> str:
+    """A CLI message in the locale's language."""
+    return tr(pick(None), message)
+
 
 HistoryOption = Annotated[
     Path | None,
@@ -75,9 +82,11 @@ def load_history(
             history = found if history is None else history.merged(found)
     if history is None:
         err.print(
-            "note: no build history given (--history, --from-state or "
-            f"${HISTORY_ENV}); every service is projected as built on its start date or on "
-            f"{model.price_list.valid_from}, so set-up fees fall there",
+            _t(
+                "note: no build history given (--history, --from-state or ${env}); every "
+                "service is projected as built on its start date or on {day}, so set-up fees "
+                "fall there"
+            ).format(env=HISTORY_ENV, day=model.price_list.valid_from),
             markup=False,
         )
     return history
@@ -105,7 +114,7 @@ def invoice_command(
     report = validate(find_root(), stacks)
     if report.errors:
         for f in report.errors:
-            err.print(f.render(), markup=False)
+            err.print(render_finding(f, pick(None)), markup=False)
         raise typer.Exit(EXIT_INVALID)
     model = report.model
     year = int(match.group(1))
@@ -134,7 +143,11 @@ def invoice_command(
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / f"invoice-{month}.csv").write_text(to_csv(lines), encoding="utf-8")
         (out_dir / f"invoice-{month}.json").write_text(as_json + "\n", encoding="utf-8")
-        err.print(f"wrote {out_dir}/invoice-{month}.csv and .json ({len(lines)} lines)")
+        err.print(
+            _t("wrote {files} ({lines} lines)").format(
+                files=f"{out_dir}/invoice-{month}.csv, .json", lines=len(lines)
+            )
+        )
     if output is OutputFormat.JSON:
         out.print(as_json, markup=False)
     elif output is OutputFormat.TEXT and out_dir is None:
@@ -194,7 +207,7 @@ def report_command(
     report = validate(paths)
     if report.errors:
         for f in report.errors:
-            err.print(f.render(), markup=False)
+            err.print(render_finding(f, pick(None)), markup=False)
         raise typer.Exit(EXIT_INVALID)
     model = report.model
     history = load_history(model, history_file, state, sorted(model.tenants))
@@ -205,4 +218,4 @@ def report_command(
         json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
     (target / "report.html").write_text(render_html(data, language), encoding="utf-8")
-    err.print(f"wrote {target}/report.html and report.json")
+    err.print(_t("wrote {files}").format(files=f"{target}/report.html, report.json"))

@@ -9,6 +9,7 @@ import typer
 
 from kuntapilvi.catalogue import load_catalogue
 from kuntapilvi.cli.common import EXIT_INVALID, boundary, err
+from kuntapilvi.i18n import pick, render_finding, tr
 from kuntapilvi.project import find_root
 from kuntapilvi.rules import catalogue_rules, owner_rules
 
@@ -28,10 +29,11 @@ def build_command(
     findings = [*loaded, *catalogue_rules.check(cat), *owner_rules.check(cat)]
     errors = [f for f in findings if f.severity == "error"]
     if errors or not cat.complete:
+        lang = pick(None)
         for f in errors:
-            err.print(f.render(), markup=False)
-        err.print("the catalogue has errors; the site is not built")
+            err.print(render_finding(f, lang), markup=False)
+        err.print(tr(lang, "the catalogue has errors; the site is not built"))
         raise typer.Exit(EXIT_INVALID)
     target = out_dir if out_dir.is_absolute() else paths.root / out_dir
     written = build(cat, target)
-    err.print(f"wrote {len(written)} files under {target}")
+    err.print(tr(pick(None), "wrote {files}").format(files=f"{len(written)} → {target}"))
