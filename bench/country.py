@@ -64,8 +64,8 @@ def build(root: Path, count: int) -> None:
                 "business_id": business_id(1_000_000 + i * 13),
                 "kind": "municipality",
                 "municipality_code": f"{i:03d}",
-                "population": {"residents": residents, "as_of": "2024-12-31"},
-                "shares": {"subscribed": residents, "paid": residents},
+                "population": {"residents": residents, "source": "synthetic"},
+                "shares": {"subscribed": residents, "registered": "2026-02-01"},
                 "joined": "2026-01-15",
                 "contacts": [f"@kunta-{i:03d}/it"],
             }

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 PACK = REPO / "policy"
 LOCK = "/tmp/kuntapilvi-devcloud.lock"
-TENANTS = ["espoo", "turku", "lahti", "kajaani", "oulunkaari"]
+TENANTS = ["espoo", "turku", "lahti", "kajaani", "kainuunliitto"]
 
 
 class Project:
@@ -138,7 +138,7 @@ def test_up_with_the_pack_enforcing(
             {
                 "config": {
                     "kuntapilvi:tenant": {
-                        "owner": "oulunkaari",
+                        "owner": "kainuunliitto",
                         "region": "fi-kaj-1",
                         "address_block": "10.72.248.0/21",
                         "services": [{"card": "capacity.quota", "size": "S"}],
@@ -167,7 +167,7 @@ def test_a_new_tenants_first_preview_leaves_nothing_behind(shipped: Project) -> 
             {
                 "config": {
                     "kuntapilvi:tenant": {
-                        "owner": "oulunkaari",
+                        "owner": "kainuunliitto",
                         "region": "fi-kaj-1",
                         "address_block": "10.72.240.0/21",
                         "services": [{"card": "capacity.quota", "size": "S"}],

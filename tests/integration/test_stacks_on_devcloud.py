@@ -70,7 +70,7 @@ class Stacks:
         path.write_text(text.replace(old, new, 1))
 
 
-TENANTS = ("espoo", "turku", "lahti", "oulunkaari", "kajaani")
+TENANTS = ("espoo", "turku", "lahti", "kainuunliitto", "kajaani")
 REPORT = REPO / "reports" / "devcloud-measurements.json"
 HOSTS_READY_TIMEOUT = 900
 

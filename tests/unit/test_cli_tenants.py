@@ -16,14 +16,31 @@ def run(project: ProjectPaths, monkeypatch: pytest.MonkeyPatch):  # type: ignore
     return lambda *a: CliRunner().invoke(app, list(a))
 
 
+NEW_OWNER = """
+  - id: kuntayhtyma
+    name: Esimerkin kuntayhtymä
+    business_id: "1234567-1"
+    kind: joint-municipal-authority
+    shares: {subscribed: 1, registered: 2026-10-02}
+    joined: 2026-09-01
+    contacts: ["@kuntayhtyma/it"]
+"""
+
+
+def add_owner(project: ProjectPaths, row: str = NEW_OWNER) -> None:
+    owners = project.catalog / "owners.yaml"
+    owners.write_text(owners.read_text() + row)
+
+
 def test_new_tenant_writes_a_valid_stack_in_a_free_block(project: ProjectPaths, run) -> None:  # type: ignore[no-untyped-def]
-    result = run("new-tenant", "kuntapilvi", "--region", "fi-kaj-1")
+    add_owner(project)
+    result = run("new-tenant", "kuntayhtyma", "--region", "fi-kaj-1")
     assert result.exit_code == 0, result.output
     report = validate(project)
     assert report.ok, [f.render() for f in report.errors]
-    tenant = report.model.tenants["kuntapilvi"]
+    tenant = report.model.tenants["kuntayhtyma"]
     assert tenant.region.id == "fi-kaj-1"
-    others = [t.block for n, t in report.model.tenants.items() if n != "kuntapilvi"]
+    others = [t.block for n, t in report.model.tenants.items() if n != "kuntayhtyma"]
     assert not any(tenant.block.overlaps(b) for b in others)
 
 
@@ -32,16 +49,10 @@ def test_new_tenant_refuses_non_owner_and_existing(run) -> None:  # type: ignore
     assert run("new-tenant", "espoo").exit_code == 1
 
 
-def test_new_tenant_refuses_unpaid_owner(project: ProjectPaths, run) -> None:  # type: ignore[no-untyped-def]
-    owners = project.catalog / "owners.yaml"
-    owners.write_text(
-        owners.read_text().replace(
-            "shares: {subscribed: 1, paid: 1}\n    joined: 2026-01-01",
-            "shares: {subscribed: 1, paid: 0}\n    joined: 2026-01-01",
-        )
-    )
-    result = run("new-tenant", "kuntapilvi")
-    assert result.exit_code == 1 and "unpaid" in result.output
+def test_new_tenant_refuses_owner_with_unregistered_shares(project: ProjectPaths, run) -> None:  # type: ignore[no-untyped-def]
+    add_owner(project, NEW_OWNER.replace(", registered: 2026-10-02", ""))
+    result = run("new-tenant", "kuntayhtyma")
+    assert result.exit_code == 1 and "Trade Register" in result.output
 
 
 def test_agreement_lists_every_service_with_price(run) -> None:  # type: ignore[no-untyped-def]

@@ -33,7 +33,7 @@ from tests.conftest import REPO
 
 PATHS = ProjectPaths(REPO)
 CATALOGUE = load_catalogue_facts(PATHS)
-TENANTS = ["espoo", "turku", "lahti", "kajaani", "oulunkaari"]
+TENANTS = ["espoo", "turku", "lahti", "kajaani", "kainuunliitto"]
 KAJAANI = StackFacts("kajaani", "tenant", frozenset(TENANTS))
 CENTRE = StackFacts("centre", "centre")
 

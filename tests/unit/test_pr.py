@@ -117,7 +117,7 @@ def test_price_change_lists_every_tenant_whose_bill_moves(repo: Path) -> None:
 def test_deprecated_card_lists_its_users(repo: Path) -> None:
     CASES["deprecated-card"](repo)
     result = check(repo, "main", TODAY)
-    assert result.users_of_withdrawn["office.time"] == ["espoo", "kajaani", "oulunkaari"]
+    assert result.users_of_withdrawn["office.time"] == ["espoo", "kainuunliitto", "kajaani"]
 
 
 def test_no_op_changes_nothing(repo: Path) -> None:
@@ -126,9 +126,9 @@ def test_no_op_changes_nothing(repo: Path) -> None:
 
 
 def test_new_stack_without_codeowners_update_is_stale(repo: Path) -> None:
-    text = (repo / "stacks/Pulumi.oulunkaari.yaml").read_text()
+    text = (repo / "stacks/Pulumi.kainuunliitto.yaml").read_text()
     (repo / "stacks/Pulumi.kuntapilvi.yaml").write_text(
-        text.replace("owner: oulunkaari", "owner: kuntapilvi").replace(
+        text.replace("owner: kainuunliitto", "owner: kuntapilvi").replace(
             "10.72.8.0/21", "10.72.16.0/21"
         )
     )

@@ -32,7 +32,7 @@ def of_type(stack: str, suffix: str) -> list[Recorded]:
     return [r for r in resources(stack) if r.type.endswith(suffix)]
 
 
-@pytest.mark.parametrize("stack", ["espoo", "turku", "lahti", "kajaani", "oulunkaari"])
+@pytest.mark.parametrize("stack", ["espoo", "turku", "lahti", "kajaani", "kainuunliitto"])
 def test_every_tagged_resource_names_its_tenant(stack: str) -> None:
     for r in resources(stack):
         if "tags" in r.inputs:
@@ -41,7 +41,7 @@ def test_every_tagged_resource_names_its_tenant(stack: str) -> None:
             assert r.inputs["metadata"]["kuntapilvi-tenant"] == stack, r.name
 
 
-@pytest.mark.parametrize("stack", ["espoo", "turku", "lahti", "kajaani", "oulunkaari"])
+@pytest.mark.parametrize("stack", ["espoo", "turku", "lahti", "kajaani", "kainuunliitto"])
 def test_quotas_equal_the_tier_numbers(stack: str) -> None:
     model = validate(PATHS, [stack]).model
     tier = model.tenants[stack].by_module("project.quota")[0]

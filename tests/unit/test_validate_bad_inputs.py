@@ -52,7 +52,7 @@ class Case:
 
 ESPOO = "stacks/Pulumi.espoo.yaml"
 LAHTI = "stacks/Pulumi.lahti.yaml"
-OULUNKAARI = "stacks/Pulumi.oulunkaari.yaml"
+KAINUUNLIITTO = "stacks/Pulumi.kainuunliitto.yaml"
 OWNERS = "catalog/owners.yaml"
 CENTRE = "catalog/centre.yaml"
 
@@ -103,11 +103,49 @@ CASES = [
         "owner",
     ),
     Case(
-        "unpaid-shares",
-        edit(OWNERS, "paid: 36517", "paid: 100"),
-        "inhouse.unpaid-shares",
+        "unregistered-shares",
+        edit(OWNERS, "subscribed: 36409, registered: 2026-10-02", "subscribed: 36409"),
+        "inhouse.unregistered-shares",
         "stacks/Pulumi.kajaani.yaml",
         "owner",
+    ),
+    Case(
+        "owner-joins-in-2099",
+        edit(
+            OWNERS,
+            "registered: 2026-10-02}\n    joined: 2026-09-01\n    contacts: [\"@kajaani",
+            "registered: 2099-02-01}\n    joined: 2099-01-01\n    contacts: [\"@kajaani",
+        ),
+        "inhouse.owner-not-joined",
+        "stacks/Pulumi.kajaani.yaml",
+        "owner",
+    ),
+    Case(
+        "owner-ceased",
+        edit(
+            OWNERS,
+            "joined: 2026-09-01\n    contacts: [\"@kajaani",
+            "joined: 2026-09-01\n    status: ceased\n    ended: 2027-01-01\n"
+            "    contacts: [\"@kajaani",
+        ),
+        "inhouse.owner-not-active",
+        "stacks/Pulumi.kajaani.yaml",
+        "owner",
+    ),
+    Case(
+        "ceased-without-date",
+        edit(OWNERS, "joined: 2026-09-01\n    contacts: [\"@kajaani",
+             "joined: 2026-09-01\n    status: redeemed\n    contacts: [\"@kajaani"),
+        "schema.value_error",
+        OWNERS,
+        "owners[3]",
+    ),
+    Case(
+        "centre-as-owner",
+        edit(OWNERS, '"0214958-9"', '"3456780-6"'),
+        "owner.is-centre",
+        OWNERS,
+        "business_id",
     ),
     Case(
         "bad-y-tunnus",
@@ -118,7 +156,7 @@ CASES = [
     ),
     Case(
         "shares-per-resident",
-        edit(OWNERS, "subscribed: 202250, paid: 202250", "subscribed: 2000, paid: 2000"),
+        edit(OWNERS, "subscribed: 202250,", "subscribed: 2000,"),
         "owner.shares-per-resident",
         OWNERS,
         "shares.subscribed",
@@ -167,28 +205,28 @@ CASES = [
     ),
     Case(
         "missing-requirement",
-        edit(OULUNKAARI, "      - card: network.tenant-network\n", ""),
+        edit(KAINUUNLIITTO, "      - card: network.tenant-network\n", ""),
         "service.missing-requirement",
-        OULUNKAARI,
+        KAINUUNLIITTO,
         "card",
     ),
     Case(
         "typo-in-key",
-        edit(OULUNKAARI, "services:", "servics:"),
+        edit(KAINUUNLIITTO, "services:", "servics:"),
         "schema.extra_forbidden",
-        OULUNKAARI,
+        KAINUUNLIITTO,
         "servics",
     ),
     Case(
         "unknown-region",
-        edit(OULUNKAARI, "region: fi-kaj-1", "region: fi-hel-1"),
+        edit(KAINUUNLIITTO, "region: fi-kaj-1", "region: fi-hel-1"),
         "stack.unknown-region",
-        OULUNKAARI,
+        KAINUUNLIITTO,
         "region",
     ),
     Case(
         "bad-stack-name",
-        copy(OULUNKAARI, "stacks/Pulumi.Oulun_kaari.yaml"),
+        copy(KAINUUNLIITTO, "stacks/Pulumi.Oulun_kaari.yaml"),
         "stack.file-name",
         "stacks/Pulumi.Oulun_kaari.yaml",
         whole_file=True,
@@ -197,45 +235,45 @@ CASES = [
         "draft-card",
         edit("catalog/cards/office/time.yaml", "status: active", "status: draft"),
         "service.draft-card",
-        OULUNKAARI,
+        KAINUUNLIITTO,
         "card",
     ),
     Case(
         "requirement-starts-later",
         edit(
-            OULUNKAARI,
+            KAINUUNLIITTO,
             "      - card: network.baseline-firewall\n",
             "      - card: network.baseline-firewall\n        start: 2027-12-01\n",
         ),
         "service.requirement-starts-later",
-        OULUNKAARI,
+        KAINUUNLIITTO,
         "start",
     ),
     Case(
         "too-many",
         edit(
-            OULUNKAARI,
+            KAINUUNLIITTO,
             "        size: S\n",
             "        size: S\n      - card: capacity.quota\n        size: S\n",
         ),
         "service.too-many",
-        OULUNKAARI,
+        KAINUUNLIITTO,
     ),
     Case(
         "bad-instance-name",
-        edit(OULUNKAARI, "name: talous", "name: Talous_1"),
+        edit(KAINUUNLIITTO, "name: talous", "name: Talous_1"),
         "schema.string_pattern_mismatch",
-        OULUNKAARI,
+        KAINUUNLIITTO,
         "name",
     ),
     Case(
         "bad-date",
-        edit(OULUNKAARI, "start: \"2027-09-01\"", "start: \"2027-13-01\""),
+        edit(KAINUUNLIITTO, "start: \"2027-09-01\"", "start: \"2027-13-01\""),
         "schema.date_from_datetime_parsing",
-        OULUNKAARI,
+        KAINUUNLIITTO,
         "start",
     ),
-    Case("empty-file", write(OULUNKAARI, ""), "schema.document", OULUNKAARI),
+    Case("empty-file", write(KAINUUNLIITTO, ""), "schema.document", KAINUUNLIITTO),
     Case(
         "missing-required-param",
         edit("stacks/Pulumi.turku.yaml", "        params: {wan_prefixes: [172.22.0.0/16]}\n", ""),
@@ -339,7 +377,7 @@ def test_bad_input_is_reported_with_place_and_fix(project: ProjectPaths, case: C
 def test_shipped_repository_is_valid(repo: ProjectPaths) -> None:
     report = validate(repo)
     assert report.ok, "\n".join(f.render() for f in report.errors)
-    assert set(report.model.tenants) == {"espoo", "turku", "lahti", "kajaani", "oulunkaari"}
+    assert set(report.model.tenants) == {"espoo", "turku", "lahti", "kajaani", "kainuunliitto"}
     assert "centre" in report.model.centre_stacks
 
 

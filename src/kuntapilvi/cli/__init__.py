@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from kuntapilvi.cli import cloud, data, devcloud, pr
+from kuntapilvi.cli import cloud, data, devcloud, pr, site
+from kuntapilvi.cli.billing import invoice_command, report_command
 from kuntapilvi.cli.check import check_command
 from kuntapilvi.cli.plan import plan_command
 from kuntapilvi.cli.schema import schema_command
@@ -24,10 +25,13 @@ app.command("new-tenant")(new_tenant_command)
 app.command("capacity")(capacity_command)
 app.command("agreement")(agreement_command)
 app.command("check")(check_command)
+app.command("invoice")(invoice_command)
+app.command("report")(report_command)
 app.add_typer(devcloud.app, name="devcloud")
 app.add_typer(data.app, name="data")
 app.add_typer(pr.app, name="pr")
 app.add_typer(cloud.app, name="cloud")
+app.add_typer(site.app, name="site")
 
 
 def main() -> None:

@@ -99,6 +99,13 @@ def crash_report(exc: BaseException) -> Path | None:
     return None
 
 
+def _error_label() -> str:
+    """'error' in the locale's language (the CLI follows the locale)."""
+    from kuntapilvi.i18n import pick, tr
+
+    return tr(pick(None), "error")
+
+
 def boundary(func: Callable[P, R]) -> Callable[P, R]:
     """The one error boundary of every command: an error of the package is one readable message
     and its documented exit code; anything else is a bug, reported in one line with the file its
@@ -111,7 +118,7 @@ def boundary(func: Callable[P, R]) -> Callable[P, R]:
         except (typer.Exit, typer.Abort, SystemExit):
             raise
         except KuntapilviError as exc:
-            say("error:", "bold red", str(exc))
+            say(f"{_error_label()}:", "bold red", str(exc))
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             err.print("interrupted")

@@ -11,10 +11,12 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from kuntapilvi.cli.billing import HistoryOption, StateOption, load_history
 from kuntapilvi.cli.common import EXIT_INVALID, OutputFormat, boundary, check_today, err, out
 from kuntapilvi.cli.edge import find_root
 from kuntapilvi.costs import tenant_costs, totals
 from kuntapilvi.dryrun import Recorded, dry_run
+from kuntapilvi.history import BuildHistory
 from kuntapilvi.model import Model, Tenant
 from kuntapilvi.validate import validate
 
@@ -48,9 +50,11 @@ def attribute(resources: list[Recorded], tenant: Tenant) -> dict[str, collection
     return per
 
 
-def tenant_plan(model: Model, stack: str, today: str | None) -> dict[str, Any]:
+def tenant_plan(
+    model: Model, stack: str, today: str | None, history: BuildHistory | None = None
+) -> dict[str, Any]:
     tenant = model.tenants[stack]
-    costs = tenant_costs(tenant, model.price_list)
+    costs = tenant_costs(tenant, model.price_list, history, model.cards)
     monthly, yearly = totals(costs)
     resources = attribute(dry_run(model.catalogue.paths, stack, today).resources, tenant)
     return {
@@ -68,6 +72,9 @@ def tenant_plan(model: Model, stack: str, today: str | None) -> dict[str, Any]:
                 "months": c.months,
                 "setup_fee_eur": str(c.setup_fee),
                 "yearly_eur": str(c.yearly),
+                "built": c.built.isoformat(),
+                "removed": c.removed.isoformat() if c.removed else None,
+                "projected": c.projected,
                 "resources": dict(resources.get(c.service.key, {})),
             }
             for c in costs
@@ -112,6 +119,8 @@ def plan_command(
         str | None,
         typer.Option(help="Compare with this git revision: what a pull request changes"),
     ] = None,
+    history_file: HistoryOption = None,
+    from_state: StateOption = False,
 ) -> None:
     """Offline plan: services, the resources each card creates, monthly and yearly cost."""
     if diff is not None:
@@ -129,7 +138,8 @@ def plan_command(
             from kuntapilvi.cli.tenants import not_a_tenant
 
             raise not_a_tenant(model, name)
-    plans = [tenant_plan(model, s, today) for s in names]
+    history = load_history(model, history_file, from_state, names)
+    plans = [tenant_plan(model, s, today, history) for s in names]
     if output is OutputFormat.JSON:
         out.print_json(json.dumps(plans))
         return

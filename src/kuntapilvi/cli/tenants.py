@@ -8,12 +8,17 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from kuntapilvi.cli.billing import HistoryOption
 from kuntapilvi.cli.common import EXIT_INVALID, boundary, err, out
 from kuntapilvi.cli.edge import find_root
-from kuntapilvi.costs import tenant_costs, totals
+from kuntapilvi.costs import tenant_costs, totals, vat
 from kuntapilvi.errors import InvalidInput, KuntapilviError
+from kuntapilvi.history import BuildHistory
+from kuntapilvi.i18n import pick_document, translations
 from kuntapilvi.render import render
+from kuntapilvi.rules import stack_rules
 from kuntapilvi.rules.capacity_rules import pool_use
+from kuntapilvi.rules.owner_rules import stack_owner_findings
 from kuntapilvi.stacks import stack_path
 from kuntapilvi.validate import validate
 
@@ -62,11 +67,9 @@ def new_tenant_command(
             f"OWNER: {owner[:70]!r} is not in catalog/owners.yaml (in-house rule). "
             f"Fix: use a registered owner id: {known}"
         )
-    if found.shares.paid < found.shares.subscribed:
-        raise InvalidInput(
-            f"OWNER: {found.name} has unpaid shares; it can have no stack until paid. "
-            "Fix: the account manager records the payment in catalog/owners.yaml"
-        )
+    refused = stack_owner_findings(found, owner, ("owner",), stack_rules.today())
+    if refused:
+        raise InvalidInput(f"{refused[0].message} Fix: {refused[0].fix}")
     target = stack_path(paths, owner)
     if target.exists() or target.is_symlink():
         raise InvalidInput(
@@ -128,8 +131,13 @@ def capacity_command() -> None:
 @boundary
 def agreement_command(
     stack: Annotated[str, typer.Argument(help="Tenant stack")],
+    lang: Annotated[
+        str | None, typer.Option("--lang", help="fi, sv or en (default: Finnish)")
+    ] = None,
+    history_file: HistoryOption = None,
 ) -> None:
     """The tenant's yearly service agreement appendix (services, service levels, prices)."""
+    language = pick_document(lang)
     paths = find_root()
     report = validate(paths, [stack])
     if report.errors:
@@ -140,8 +148,10 @@ def agreement_command(
         raise not_a_tenant(report.model, stack)
     model = report.model
     tenant = model.tenants[stack]
-    costs = tenant_costs(tenant, model.price_list)
+    history = BuildHistory.load(history_file) if history_file else None
+    costs = tenant_costs(tenant, model.price_list, history, model.cards)
     monthly, yearly = totals(costs)
+    owner = tenant.owner
     out.print(
         render(
             paths.templates,
@@ -153,6 +163,12 @@ def agreement_command(
                 "costs": costs,
                 "monthly": monthly,
                 "yearly": yearly,
+                "share_capital": model.owners.share_capital(tenant.owner),
+                "lang": language,
+                "_": translations(language).gettext,
+                "owner_name": (owner.name_sv if language == "sv" else None) or owner.name,
+                "vat_percent": model.price_list.vat_percent,
+                "yearly_gross": yearly + vat(yearly, model.price_list),
             },
         ),
         markup=False,

@@ -9,6 +9,7 @@ import typer
 
 from kuntapilvi.cli.common import EXIT_INVALID, EXIT_OK, OutputFormat, boundary, err, out
 from kuntapilvi.cli.edge import find_root
+from kuntapilvi.i18n import pick, render_finding, tr
 from kuntapilvi.validate import validate
 
 
@@ -28,11 +29,15 @@ def validate_command(
             "cards' defaults) and check it against cloud-init's schema"
         ),
     ] = True,
+    lang: Annotated[
+        str | None, typer.Option("--lang", help="fi, sv or en (default: from the locale)")
+    ] = None,
 ) -> None:
     """Check the catalogue and stack files; every problem names file, line, field and a fix.
 
     Exit status: 0 valid, 1 errors (or warnings with --strict), 2 the check could not run.
     """
+    language = pick(lang)
     paths = find_root()
     report = validate(paths, stacks)
     if templates and not report.errors:
@@ -53,14 +58,19 @@ def validate_command(
             )
         )
     else:
+        label_error, label_warning = tr(language, "error"), tr(language, "warning")
         for finding in report.errors:
-            err.print(f"[bold red]error[/] {_escape(finding.render())}")
+            err.print(f"[bold red]{label_error}[/] {_escape(render_finding(finding, language))}")
         for finding in report.warnings:
-            err.print(f"[yellow]warning[/] {_escape(finding.render())}")
+            err.print(f"[yellow]{label_warning}[/] {_escape(render_finding(finding, language))}")
         n_stacks = len(report.model.tenant_stacks) + len(report.model.centre_stacks)
-        summary = (
-            f"{len(report.model.cards)} cards, {n_stacks} stacks: "
-            f"{len(report.errors)} error(s), {len(report.warnings)} warning(s)"
+        summary = tr(
+            language, "{cards} cards, {stacks} stacks: {errors} error(s), {warnings} warning(s)"
+        ).format(
+            cards=len(report.model.cards),
+            stacks=n_stacks,
+            errors=len(report.errors),
+            warnings=len(report.warnings),
         )
         err.print(("[red]✗[/] " if failed else "[green]✓[/] ") + summary)
     raise typer.Exit(EXIT_INVALID if failed else EXIT_OK)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import ipaddress
 from collections import Counter
@@ -12,6 +13,7 @@ from kuntapilvi import params as prm
 from kuntapilvi.catalogue import Catalogue
 from kuntapilvi.errors import Finding
 from kuntapilvi.model import Service, Tenant
+from kuntapilvi.rules import owner_rules
 from kuntapilvi.schema.card import Card, Lifecycle
 from kuntapilvi.schema.stack import TENANT_KEY, ServiceRequest
 from kuntapilvi.stacks import TenantStack
@@ -20,7 +22,13 @@ from kuntapilvi.subnets import network_cidr
 BASE = ("config", TENANT_KEY)
 
 
-def resolve(stack: TenantStack, cat: Catalogue) -> tuple[Tenant | None, list[Finding]]:
+def today() -> dt.date:
+    return dt.date.today()
+
+
+def resolve(
+    stack: TenantStack, cat: Catalogue, day: dt.date | None = None
+) -> tuple[Tenant | None, list[Finding]]:
     """Check one tenant's request; return the resolved tenant when it has no errors."""
     assert cat.centre is not None and cat.owners is not None
     doc, req = stack.doc, stack.request
@@ -40,17 +48,8 @@ def resolve(stack: TenantStack, cat: Catalogue) -> tuple[Tenant | None, list[Fin
                 "organisation as an owner first",
             )
         )
-    elif owner.shares.paid < owner.shares.subscribed:
-        out.append(
-            fnd.error(
-                "inhouse.unpaid-shares",
-                doc,
-                (*BASE, "owner"),
-                f"{owner.name} has paid {owner.shares.paid} of {owner.shares.subscribed} shares; "
-                "only owners with paid shares may have a stack (in-house rule).",
-                "pay the subscribed shares; the account manager records it in catalog/owners.yaml",
-            )
-        )
+    else:
+        out.extend(owner_rules.stack_owner_findings(owner, doc, (*BASE, "owner"), day or today()))
 
     region = cat.centre.region(req.region)
     if region is None:

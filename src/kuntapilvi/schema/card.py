@@ -11,6 +11,7 @@ from pydantic import Field, StringConstraints, field_validator, model_validator
 from kuntapilvi.schema.common import (
     CARD_ID,
     SEMVER,
+    Bilingual,
     CardId,
     Euros,
     Localized,
@@ -245,8 +246,8 @@ class Card(StrictModel):
     replaced_by: Annotated[str, StringConstraints(pattern=CARD_ID)] | None = Field(
         default=None, description="For deprecated cards: the card to move to"
     )
-    title: Localized
-    description: Localized
+    title: Bilingual
+    description: Bilingual
     owner: ServiceOwner
     service_level: ServiceLevel
     pricing: Pricing

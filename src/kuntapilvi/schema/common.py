@@ -29,6 +29,14 @@ class Localized(StrictModel):
         return value or self.fi
 
 
+class Bilingual(Localized):
+    """Text the public must read in both national languages: Finnish and Swedish required."""
+
+    sv: Annotated[str, StringConstraints(min_length=1)] = Field(  # type: ignore[assignment]
+        description="Swedish text (required: Finland's second national language)"
+    )
+
+
 def _check_cidr(value: str) -> str:
     try:
         net = ipaddress.ip_network(value, strict=True)

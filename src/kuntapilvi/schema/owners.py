@@ -47,14 +47,28 @@ class OwnerKind(enum.StrEnum):
     COMPANY = "municipally-owned-company"
 
 
+class OwnerStatus(enum.StrEnum):
+    ACTIVE = "active"
+    CEASED = "ceased"  # the organisation no longer exists (e.g. merged, dissolved)
+    REDEEMED = "redeemed"  # the centre redeemed its shares; it is no longer an owner
+
+
 class Population(StrictModel):
+    """Residents on the register's one population reference date."""
+
     residents: int = Field(ge=1, le=2_000_000)
-    as_of: dt.date
+    source: str = Field(min_length=1, description="Where the figure comes from")
 
 
 class Shares(StrictModel):
     subscribed: int = Field(ge=1)
-    paid: int = Field(ge=0)
+    registered: dt.date | None = Field(
+        default=None, description="Date the shares were entered in the Trade Register"
+    )
+    price_decision: str | None = Field(
+        default=None,
+        description="Id of a general-meeting decision that set a lower price for these shares",
+    )
 
 
 class Owner(StrictModel):
@@ -65,8 +79,12 @@ class Owner(StrictModel):
     kind: OwnerKind
     municipality_code: Annotated[str, StringConstraints(pattern=r"^\d{3}$")] | None = None
     population: Population | None = None
+    status: OwnerStatus = OwnerStatus.ACTIVE
     shares: Shares
     joined: dt.date
+    ended: dt.date | None = Field(
+        default=None, description="Date the owner ceased or its shares were redeemed"
+    )
     contacts: list[Annotated[str, StringConstraints(pattern=r"^@[A-Za-z0-9][\w./-]*$")]] = Field(
         min_length=1, description="Forge handles that may change this owner's stacks"
     )
@@ -78,8 +96,46 @@ class Owner(StrictModel):
                 raise ValueError("a municipality needs municipality_code and population")
         elif self.municipality_code is not None or self.population is not None:
             raise ValueError(f"a {self.kind} has no municipality_code or population; remove them")
-        if self.shares.paid > self.shares.subscribed:
-            raise ValueError("shares.paid cannot exceed shares.subscribed")
+        if self.status is OwnerStatus.ACTIVE and self.ended is not None:
+            raise ValueError("an active owner has no 'ended' date; set status or remove 'ended'")
+        if self.status is not OwnerStatus.ACTIVE and self.ended is None:
+            raise ValueError(f"a {self.status} owner needs 'ended': the date it {self.status}")
+        if self.ended is not None and self.ended < self.joined:
+            raise ValueError("'ended' comes before 'joined'")
+        if self.shares.registered is not None and self.shares.registered < self.joined:
+            raise ValueError("shares.registered comes before 'joined'")
+        return self
+
+    def active_on(self, day: dt.date) -> bool:
+        """Joined, shares in the Trade Register, and not ceased or redeemed by `day`."""
+        registered = self.shares.registered
+        return (
+            self.joined <= day
+            and registered is not None
+            and registered <= day
+            and (self.ended is None or day < self.ended)
+        )
+
+
+class PriceDecision(StrictModel):
+    """A general meeting's decision on a share price lower than the tier (2/3 majority)."""
+
+    id: DnsLabel
+    date: dt.date
+    eur_per_share: Euros
+    votes_for: int = Field(ge=0, description="Shares voting for")
+    votes_cast: int = Field(ge=1, description="Shares represented and voting")
+    minutes: str = Field(min_length=1, description="Reference to the meeting's minutes")
+
+    @model_validator(mode="after")
+    def _majority(self) -> PriceDecision:
+        if self.votes_for > self.votes_cast:
+            raise ValueError("votes_for cannot exceed votes_cast")
+        if self.votes_for * 3 < self.votes_cast * 2:
+            raise ValueError(
+                f"{self.votes_for} of {self.votes_cast} votes is less than the 2/3 majority a "
+                "lower share price needs"
+            )
         return self
 
 
@@ -92,7 +148,17 @@ class SharePrice(StrictModel):
 
 class OwnerRegister(StrictModel):
     schema_: str | None = Field(default=None, alias="$schema", exclude=True)
+    population_date: dt.date = Field(
+        description="The one reference date of every owner's population figure"
+    )
+    finland_population: int = Field(
+        ge=1, description="Finland's population on population_date (coverage is measured on it)"
+    )
+    coverage_target_percent: Decimal = Field(
+        ge=0, le=100, description="Share of Finland's population the owners should cover"
+    )
     share_prices: list[SharePrice] = Field(min_length=1)
+    price_decisions: list[PriceDecision] = Field(default_factory=list)
     owners: list[Owner] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -104,6 +170,30 @@ class OwnerRegister(StrictModel):
         if bounded != sorted(bounded):
             raise ValueError("share_prices must be in joining-date order")
         return self
+
+    def decision(self, decision_id: str) -> PriceDecision | None:
+        return next((d for d in self.price_decisions if d.id == decision_id), None)
+
+    def share_price(self, owner: Owner) -> Decimal:
+        """Euros per share: a recorded general-meeting decision, else the joining date's tier."""
+        if owner.shares.price_decision is not None:
+            found = self.decision(owner.shares.price_decision)
+            if found is not None:
+                return found.eur_per_share
+        return self.price_for(owner.joined)
+
+    def share_capital(self, owner: Owner) -> Decimal:
+        return (self.share_price(owner) * owner.shares.subscribed).quantize(Decimal("0.01"))
+
+    def active(self, day: dt.date) -> list[Owner]:
+        return [o for o in self.owners if o.active_on(day)]
+
+    def ownership(self, owner: Owner, day: dt.date) -> Decimal:
+        """Percent of the shares held by owners active on `day` (0 for an inactive owner)."""
+        if not owner.active_on(day):
+            return Decimal(0)
+        total = sum(o.shares.subscribed for o in self.active(day))
+        return (Decimal(100) * owner.shares.subscribed / total).quantize(Decimal("0.001"))
 
     def price_for(self, joined: dt.date) -> Decimal:
         for price in self.share_prices:
