@@ -192,8 +192,10 @@ def argv_for(service: Service, paths: Paths, socket_fd: int = 3) -> list[str]:
         # hands it over (fd 3, LISTEN_FDS, LISTEN_PID = its own pid, hence the exec).
         epmd = shutil.which("epmd") or "/usr/bin/epmd"
         move = "" if socket_fd == 3 else f" 3<&{socket_fd} {socket_fd}<&-"
+        # bash, not sh: dash takes only one-digit fds in a redirection ("Bad fd number" once
+        # the CLI itself holds a few more files open, e.g. the `up` lock).
         return [
-            "/bin/sh", "-c",
+            "/bin/bash", "-c",
             f'LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" -systemd -port "$1"{move}',
             epmd, str(PORTS["epmd"]),
         ]
