@@ -22,15 +22,24 @@ MOCK_AUTH = {
 }
 
 
+# The provider's SDK fills a missing `cloud` from OS_CLOUD in the program's environment, and the
+# provider then takes that clouds.yaml entry's credentials and project instead of the explicit
+# ones below: a tenant's scoped provider would build in the operator's project. An explicit empty
+# value keeps it out (and scripts/install-engine's plugin wrapper keeps OS_* from the provider).
+NO_CLOUD = {"cloud": ""}
+
+
 def provider_args(settings: Settings, region: str, *, mocks: bool = False) -> dict[str, str]:
-    """Keyword arguments for openstack.Provider in `region`."""
+    """Keyword arguments for openstack.Provider in `region`: explicit credentials, never an
+    ambient OS_CLOUD."""
     if mocks:
-        return {**MOCK_AUTH, "region": region}
+        return {**MOCK_AUTH, **NO_CLOUD, "region": region}
     os_env = settings.openstack
     if os_env.cloud:
-        return {**clouds_yaml_auth(os_env), "region": region}
+        return {**clouds_yaml_auth(os_env), **NO_CLOUD, "region": region}
     if os_env.auth_url:
         return {
+            **NO_CLOUD,
             "auth_url": os_env.auth_url,
             "user_name": os_env.username,
             "password": os_env.password,
