@@ -35,7 +35,8 @@ def text(value: str, limit: int = MAX_FINDING_CHARS) -> str:
     value = "".join(_HTML.get(ch, ch) for ch in value)
     value = _MARKDOWN.sub(r"\\\1", value)
     value = value.replace("@", "@" + _WJ)
-    value = re.sub(r"(?i)(\w)(://)", "\\1" + _WJ + "\\2", value)
+    # Break every "://", not only one after a scheme: "://" alone is still a link to some forges.
+    value = value.replace("://", ":" + _WJ + "//")
     return re.sub(r"(?i)\b(www)\.", "\\1" + _WJ + ".", value)
 
 

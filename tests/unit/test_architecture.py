@@ -76,7 +76,8 @@ BASELINE = {
     "src/kuntapilvi/devcloud/watcherprocess.py",  # KUNTAPILVI_DEVCLOUD_HOSTS, child env
     "src/kuntapilvi/hosts/system.py",  # passes the environment on to subprocesses
     "src/kuntapilvi/hosts/manager.py",  # KUNTAPILVI_HOSTS_ALLOWED_NET
-    "src/kuntapilvi/hosts/aptproxy.py",  # KUNTAPILVI_APT_PROXY_PORT
+    "src/kuntapilvi/hosts/aptproxy.py",  # KUNTAPILVI_APT_PROXY_PORT, _HOSTS_UPLINK_NETNS
+    "src/kuntapilvi/i18n.py",  # LANGUAGE/LC_ALL/LC_MESSAGES/LANG: the CLI's language
 }
 
 

@@ -25,9 +25,9 @@ def commit_all(root: Path) -> None:
 
 
 def new_stack(root: Path, name: str, owner: str, block: str) -> None:
-    text = (root / "stacks/Pulumi.oulunkaari.yaml").read_text()
+    text = (root / "stacks/Pulumi.kainuunliitto.yaml").read_text()
     (root / f"stacks/Pulumi.{name}.yaml").write_text(
-        text.replace("owner: oulunkaari", f"owner: {owner}").replace("10.72.8.0/21", block)
+        text.replace("owner: kainuunliitto", f"owner: {owner}").replace("10.72.8.0/21", block)
     )
 
 
@@ -36,7 +36,7 @@ def regenerate_codeowners(root: Path) -> None:
 
 
 def test_overlapping_new_stack_fails_cleanly_with_a_comment(repo: Path) -> None:  # noqa: F811
-    new_stack(repo, "kuntapilvi", "kuntapilvi", "10.72.12.0/22")  # inside oulunkaari's block
+    new_stack(repo, "kuntapilvi", "kuntapilvi", "10.72.12.0/22")  # inside kainuunliitto's block
     regenerate_codeowners(repo)
     commit_all(repo)
     result = check(repo, "main", TODAY)
@@ -52,17 +52,17 @@ def test_overlapping_new_stack_fails_cleanly_with_a_comment(repo: Path) -> None:
 
 
 def test_new_tenants_first_pull_request_passes(repo: Path) -> None:  # noqa: F811
-    new_stack(repo, "kuntapilvi", "kuntapilvi", "10.72.16.0/21")
+    new_stack(repo, "uusikunta", "kajaani", "10.72.16.0/21")
     regenerate_codeowners(repo)
     commit_all(repo)
     result = check(repo, "main", TODAY)
     assert result.ok, [f.render() for f in result.errors]
     assert result.scope.kind == "tenant"
-    assert "@kuntapilvi/yllapito" in result.approvers
+    assert "@kajaani/it" in result.approvers
 
 
 def test_codeowners_edited_by_hand_with_a_stack_is_refused(repo: Path) -> None:  # noqa: F811
-    new_stack(repo, "kuntapilvi", "kuntapilvi", "10.72.16.0/21")
+    new_stack(repo, "uusikunta", "kajaani", "10.72.16.0/21")
     regenerate_codeowners(repo)
     with (repo / "CODEOWNERS").open("a") as handle:
         handle.write("/catalog/ @kuntapilvi/yllapito\n")
@@ -91,13 +91,13 @@ def test_renaming_a_stack_is_not_hidden(repo: Path) -> None:  # noqa: F811
 
 
 def test_owner_change_asks_both_owners(repo: Path) -> None:  # noqa: F811
-    path = repo / "stacks/Pulumi.oulunkaari.yaml"
-    path.write_text(path.read_text().replace("owner: oulunkaari", "owner: kuntapilvi"))
+    path = repo / "stacks/Pulumi.kainuunliitto.yaml"
+    path.write_text(path.read_text().replace("owner: kainuunliitto", "owner: kajaani"))
     regenerate_codeowners(repo)
     commit_all(repo)
     result = check(repo, "main", TODAY)
     assert any(f.code == "pr.owner-changed" for f in result.findings)
-    assert {"@oulunkaari/kuntapalvelutoimisto", "@kuntapilvi/yllapito"} <= set(result.approvers)
+    assert {"@kainuunliitto/tietohallinto", "@kajaani/it"} <= set(result.approvers)
 
 
 HOSTILE = (

@@ -14,7 +14,7 @@ from kuntapilvi.project import ProjectPaths
 from kuntapilvi.validate import validate
 
 ESPOO = "stacks/Pulumi.espoo.yaml"
-OULUNKAARI = "stacks/Pulumi.oulunkaari.yaml"
+OULUNKAARI = "stacks/Pulumi.kainuunliitto.yaml"
 
 
 def edit(rel: str, old: str, new: str) -> Callable[[Path], None]:

@@ -124,13 +124,17 @@ def test_invalid_regex_in_a_card_is_a_finding(project: ProjectPaths) -> None:
 def test_apt_proxy_with_credentials_never_reaches_user_data(
     repo: ProjectPaths, monkeypatch: pytest.MonkeyPatch, proxy: str
 ) -> None:
+    """The proxy is an explicit setting (kuntapilvi.settings), refused at the edge when it carries
+    credentials or is not http(s); only a clean one reaches the user data."""
     from kuntapilvi.errors import KuntapilviError
+    from kuntapilvi.settings import Settings
 
     model = validate(repo).model
     tenant = model.tenants["espoo"]
     service = next(s for s in tenant.services if s.card.server is not None)
     monkeypatch.setenv("KUNTAPILVI_APT_PROXY", proxy)
     with pytest.raises(KuntapilviError, match="KUNTAPILVI_APT_PROXY"):
-        userdata_context(model, tenant, service)
+        Settings.from_env()
     monkeypatch.setenv("KUNTAPILVI_APT_PROXY", "http://10.0.0.1:3142")
-    assert userdata_context(model, tenant, service)["apt_proxy"] == "http://10.0.0.1:3142"
+    clean = Settings.from_env().apt_proxy
+    assert userdata_context(model, tenant, service, apt_proxy=clean)["apt_proxy"] == clean
