@@ -6,19 +6,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_openstack as openstack
 
 from modules.capacity import data_volume, server_for
 from modules.context import TenantContext
-from modules.firewall import port_rules
+from modules.firewall import service_group
 from modules.server import BuiltServer
-from modules.tags import tags
 
 
 @dataclass(frozen=True, kw_only=True)
 class OfficeServicesArgs:
     context: TenantContext
-    wan_prefixes: list[str]
 
 
 class OfficeServices(pulumi.ComponentResource):
@@ -33,24 +30,15 @@ class OfficeServices(pulumi.ComponentResource):
         self.servers = {}
         for service in tenant.by_module("office.server"):
             prefix = f"{name}-{service.name}"
-            admin = ctx.options(self, scoped=False)
-            group = openstack.networking.SecGroup(
+            group = service_group(
                 f"{prefix}-sg",
-                name=f"{tenant.stack}-{service.name}",
-                description=f"{service.card.id}@{service.card.version}",
-                tenant_id=ctx.project_id,
-                tags=tags(tenant.stack, service),
-                opts=admin,
-            )
-            port_rules(
                 prefix,
-                group.id,
-                ctx.project_id,
+                f"{tenant.stack}-{service.name}",
                 service,
                 tenant,
+                ctx.project_id,
                 ctx.model.centre.management_cidr,
-                args.wan_prefixes,
-                admin,
+                ctx.options(self, scoped=False),
             )
             server = server_for(self, prefix, ctx, service, [group.id])
             self.servers[service.name] = server

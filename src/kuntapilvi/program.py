@@ -181,7 +181,7 @@ def build_tenant(model: Model, tenant: Tenant, day: dt.date) -> None:
     capacity = Capacity(tenant.stack, CapacityArgs(context=ctx), opts=admin_opts)
     office = OfficeServices(
         tenant.stack,
-        OfficeServicesArgs(context=ctx, wan_prefixes=network.wan_prefixes),
+        OfficeServicesArgs(context=ctx),
         opts=admin_opts,
     )
     servers = {**capacity.servers, **office.servers}

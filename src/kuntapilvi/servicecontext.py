@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 from typing import Any
 
 from kuntapilvi.model import Model, Service, Tenant
+from kuntapilvi.reach import office_cidrs
 
 
 def server_name(tenant: Tenant, service: Service) -> str:
@@ -35,11 +37,22 @@ def check_context(model: Model, tenant: Tenant, service: Service) -> dict[str, A
     }
 
 
+def admitted_networks(model: Model, tenant: Tenant) -> list[dict[str, str]]:
+    """The blocks an office service's own config admits, in the forms configs want; the same
+    list its security group admits (kuntapilvi.reach)."""
+    out = []
+    for cidr in office_cidrs(tenant, model.centre.management_cidr):
+        net = ipaddress.IPv4Network(cidr)
+        out.append({"cidr": cidr, "address": str(net.network_address), "netmask": str(net.netmask)})
+    return out
+
+
 def userdata_context(model: Model, tenant: Tenant, service: Service) -> dict[str, Any]:
     card = service.card
     assert card.host_checks is not None
     checks = check_context(model, tenant, service)
     return {
+        "admitted": admitted_networks(model, tenant),
         "hostname": service.name,
         "fqdn": f"{service.name}.{tenant.domain}",
         "ssh_keys": list(model.centre.admin_ssh_keys),

@@ -124,6 +124,7 @@ def expected_sources(port: Port, tenant: Tenant, model: Model) -> set[str]:
         "tenant": {str(tenant.block)},
         "management": {str(model.centre.management_cidr)},
         "wan": set(wan),
+        "office": {str(tenant.block), str(model.centre.management_cidr), *wan},
         "world": {"0.0.0.0/0"},
     }[port.source]
 

@@ -130,9 +130,10 @@ class Port(StrictModel):
 
     protocol: Literal["tcp", "udp", "icmp"]
     port: int | None = Field(default=None, ge=1, le=65535)
-    source: Literal["tenant", "management", "wan", "world"] = Field(
+    source: Literal["tenant", "management", "wan", "office", "world"] = Field(
         description="Who may connect: the tenant's own block, the centre's management "
-        "network, the municipal WAN, or anyone"
+        "network, the municipal WAN (the tenant's office networks), 'office' (all three: "
+        "what an office service needs), or anyone"
     )
     description: Localized
 
