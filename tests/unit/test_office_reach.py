@@ -113,3 +113,17 @@ def test_overlap_is_reported_to_both_tenants(project: ProjectPaths) -> None:
 def test_shipped_office_networks_are_valid() -> None:
     report = validate(PATHS)
     assert not [f for f in report.findings if f.code.startswith("office-network.")]
+
+
+@pytest.mark.parametrize(("stack", "kbps"), [("turku", 100_000), ("espoo", 1_000_000)])
+def test_wan_tier_bandwidth_is_a_qos_policy_on_the_links_port(stack: str, kbps: int) -> None:
+    """100M and 1G differ in what is built: turku's default 100M, espoo's 1G."""
+    recorded = dry_run(PATHS, stack, today="2027-01-15").resources
+    [policy] = [r for r in recorded if r.type == "openstack:networking/qosPolicy:QosPolicy"]
+    limits = [r.inputs for r in recorded if r.type.endswith(":QosBandwidthLimitRule")]
+    assert sorted(r["direction"] for r in limits) == ["egress", "ingress"]
+    assert {r["maxKbps"] for r in limits} == {kbps}
+    assert {r["qosPolicyId"] for r in limits} == {f"{policy.name}-id"}
+    [port] = [r for r in recorded if r.type.endswith("port:Port") and r.name == f"{stack}-wan-port"]
+    assert port.inputs["qosPolicyId"] == f"{policy.name}-id"
+    assert f"kuntapilvi-tenant={stack}" in policy.inputs["tags"]
