@@ -28,7 +28,11 @@ class OfficeServices(pulumi.ComponentResource):
         ctx = args.context
         tenant = ctx.tenant
         self.servers = {}
-        for service in tenant.by_module("office.server"):
+        # Directories first: services that log in against one take its address.
+        ordered = sorted(
+            tenant.by_module("office.server"), key=lambda s: s.card.id != "office.directory"
+        )
+        for service in ordered:
             prefix = f"{name}-{service.name}"
             group = service_group(
                 f"{prefix}-sg",
@@ -40,7 +44,13 @@ class OfficeServices(pulumi.ComponentResource):
                 ctx.model.centre.management_cidr,
                 ctx.options(self, scoped=False),
             )
-            server = server_for(self, prefix, ctx, service, [group.id])
+            late = None
+            if "office.directory" in service.card.requires:
+                directory = next(
+                    s for s in ordered if s.card.id == "office.directory" and s.name in self.servers
+                )
+                late = {"directory_host": self.servers[directory.name].address}
+            server = server_for(self, prefix, ctx, service, [group.id], late_context=late)
             self.servers[service.name] = server
             if service.size is not None and service.size.data_gb:
                 data_volume(self, prefix, ctx, service, service.size.data_gb, server)

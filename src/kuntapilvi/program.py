@@ -25,6 +25,7 @@ from modules.context import TenantContext
 from modules.network import TenantNetwork, TenantNetworkArgs
 from modules.office import OfficeServices, OfficeServicesArgs
 from modules.tenant_project import TenantProject, TenantProjectArgs
+from modules.user import UserServices, UserServicesArgs
 
 CENTRE_STACK = "centre"
 
@@ -133,6 +134,13 @@ def build_tenant(model: Model, tenant: Tenant, day: dt.date) -> None:
             admin_user_id=scope.user_id,
             admin_role_id=admin_role.id,
             member_role_id=member_role.id,
+        ),
+        opts=admin_opts,
+    )
+    UserServices(
+        tenant.stack,
+        UserServicesArgs(
+            tenant=tenant, project_id=project.project_id, admin_group_id=project.admin_group_id
         ),
         opts=admin_opts,
     )

@@ -10,6 +10,19 @@ from typing import Any
 from kuntapilvi.model import Model, Service, Tenant
 from kuntapilvi.reach import office_cidrs
 
+ADMIN_ACCESS_MODULE = "user.admin-access"
+
+
+def tenant_admins(tenant: Tenant) -> list[dict[str, str]]:
+    """The tenant's own administrators from its request ([{handle, ssh_key}]): they get a sudo
+    login on this tenant's servers, and only on them, since only this tenant's user data lists
+    them."""
+    return [
+        {"handle": a["handle"], "ssh_key": a["ssh_key"]}
+        for s in tenant.by_module(ADMIN_ACCESS_MODULE)
+        for a in s.params.get("admins", ())
+    ]
+
 
 def server_name(tenant: Tenant, service: Service) -> str:
     """The OpenStack name of a service's server: unique across tenants."""
@@ -56,6 +69,7 @@ def userdata_context(model: Model, tenant: Tenant, service: Service) -> dict[str
         "hostname": service.name,
         "fqdn": f"{service.name}.{tenant.domain}",
         "ssh_keys": list(model.centre.admin_ssh_keys),
+        "tenant_admins": tenant_admins(tenant),
         # devcloud hosts reach packages only through a local proxy; a real cloud has its own
         # mirror and leaves this unset.
         "apt_proxy": os.environ.get("KUNTAPILVI_APT_PROXY", ""),
@@ -81,4 +95,8 @@ def userdata_context(model: Model, tenant: Tenant, service: Service) -> dict[str
         "smarthost_port": checks["smarthost_port"],
         "base_dn": checks["base_dn"],
         "ntp_servers": list(model.centre.ntp_servers),
+        "mailbox_gb": service.size.mailbox_gb if service.size is not None else None,
+        # The tenant's directory server's address, for cards that log in against it; only known
+        # once its port exists, so the module fills it in (modules/office.py).
+        "directory_host": f"directory.{tenant.domain}",
     }

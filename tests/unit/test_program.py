@@ -86,6 +86,7 @@ def test_office_servers_get_cloud_init_and_children_have_parents() -> None:
         "kajaani-mail-relay",
         "kajaani-directory",
         "kajaani-time",
+        "kajaani-mailbox",
     }
     share = yaml.safe_load(instances["kajaani-file-share"].inputs["userData"])
     assert "samba" in share["packages"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from kuntapilvi.cli import data, devcloud, pr
+from kuntapilvi.cli import backup, data, devcloud, pr
 from kuntapilvi.cli.check import check_command
 from kuntapilvi.cli.plan import plan_command
 from kuntapilvi.cli.schema import schema_command
@@ -26,6 +26,7 @@ app.command("agreement")(agreement_command)
 app.command("check")(check_command)
 app.add_typer(devcloud.app, name="devcloud")
 app.add_typer(data.app, name="data")
+app.add_typer(backup.app, name="backup")
 app.add_typer(pr.app, name="pr")
 
 

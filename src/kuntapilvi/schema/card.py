@@ -63,7 +63,9 @@ class Pricing(StrictModel):
     )
 
 
-ParamType = Literal["string", "integer", "number", "boolean", "cidr", "cidr-list", "dns-label"]
+ParamType = Literal[
+    "string", "integer", "number", "boolean", "cidr", "cidr-list", "dns-label", "admin-list"
+]
 
 
 class Parameter(StrictModel):
@@ -116,6 +118,7 @@ class Size(StrictModel):
     data_gb: int | None = Field(default=None, ge=1, le=65536, description="Data volume size")
     bandwidth_mbps: int | None = Field(default=None, ge=1)
     retention_days: int | None = Field(default=None, ge=1, le=3650)
+    mailbox_gb: int | None = Field(default=None, ge=1, le=1024, description="Quota of a mailbox")
     quota: Quota | None = None
     monthly_eur: Euros
     setup_fee_eur: Euros | None = None
@@ -214,6 +217,7 @@ Module = Literal[
     "capacity.volume",
     "capacity.backup",
     "office.server",
+    "user.admin-access",
 ]
 
 
