@@ -28,10 +28,10 @@ class OfficeServices(pulumi.ComponentResource):
         ctx = args.context
         tenant = ctx.tenant
         self.servers = {}
-        # Directories first: services that log in against one take its address.
-        ordered = sorted(
-            tenant.by_module("office.server"), key=lambda s: s.card.id != "office.directory"
-        )
+        # Directories first, then mailboxes: mailboxes log in against the directory and the
+        # relay delivers into the mailboxes, so each takes the address of the one before.
+        rank = {"office.directory": 0, "user.mailbox": 1}
+        ordered = sorted(tenant.by_module("office.server"), key=lambda s: rank.get(s.card.id, 2))
         for service in ordered:
             prefix = f"{name}-{service.name}"
             group = service_group(
@@ -44,12 +44,14 @@ class OfficeServices(pulumi.ComponentResource):
                 ctx.model.centre.management_cidr,
                 ctx.options(self, scoped=False),
             )
-            late = None
+            late = {}
             if "office.directory" in service.card.requires:
-                directory = next(
-                    s for s in ordered if s.card.id == "office.directory" and s.name in self.servers
-                )
-                late = {"directory_host": self.servers[directory.name].address}
+                directory = next(s for s in ordered if s.card.id == "office.directory")
+                late["directory_host"] = self.servers[directory.name].address
+            if service.card.id == "office.mail-relay":
+                mailbox = next((s for s in ordered if s.card.id == "user.mailbox"), None)
+                if mailbox is not None:
+                    late["mailbox_host"] = self.servers[mailbox.name].address
             server = server_for(self, prefix, ctx, service, [group.id], late_context=late)
             self.servers[service.name] = server
             if service.size is not None and service.size.data_gb:

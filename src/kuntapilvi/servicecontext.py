@@ -99,4 +99,6 @@ def userdata_context(model: Model, tenant: Tenant, service: Service) -> dict[str
         # The tenant's directory server's address, for cards that log in against it; only known
         # once its port exists, so the module fills it in (modules/office.py).
         "directory_host": f"directory.{tenant.domain}",
+        # The relay delivers the tenant's own domain into its mailboxes (user.mailbox), if any.
+        "mailbox_host": f"mailbox.{tenant.domain}" if tenant.by_card("user.mailbox") else "",
     }

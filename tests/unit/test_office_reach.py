@@ -136,3 +136,16 @@ def test_wan_tier_bandwidth_is_a_qos_policy_on_the_links_port(stack: str, kbps: 
     [port] = [r for r in recorded if r.type.endswith("port:Port") and r.name == f"{stack}-wan-port"]
     assert port.inputs["qosPolicyId"] == f"{policy.name}-id"
     assert f"kuntapilvi-tenant={stack}" in policy.inputs["tags"]
+
+
+def test_a_relay_may_not_admit_another_tenants_networks(project: ProjectPaths) -> None:
+    extra = "        params: {extra_networks: [10.72.0.128/25, 172.22.0.0/24]}\n"
+    relay = "- card: office.mail-relay\n"
+    edit("stacks/Pulumi.kajaani.yaml", relay, relay + extra)(project.root)
+    report = validate(project, ["kajaani"])
+    # Its own block's part is fine; turku's office network is not.
+    [finding] = report.errors
+    assert finding.code == "office-network.overlap" and "extra_networks" in finding.field
+    assert "172.22.0.0/24" in finding.message and "'turku'" in finding.message
+    # turku is not at fault.
+    assert validate(project, ["turku"]).ok

@@ -99,3 +99,16 @@ def test_mailboxes_log_in_against_the_tenants_own_directory_with_the_sizes_quota
     assert "quota_rule = *:storage=2G" in files["/etc/dovecot/conf.d/99-kuntapilvi.conf"]
     volumes = {r.inputs["name"]: r.inputs for r in recorded if r.type.endswith("volume:Volume")}
     assert volumes["kajaani-mailbox-data"]["size"] == 200
+
+
+def test_the_relay_delivers_the_tenants_domain_into_its_mailboxes_only_when_it_has_them() -> None:
+    def postconf(stack: str) -> dict[str, str]:
+        relay = _userdata(stack)[f"{stack}-mail-relay"]
+        settings = [c[2] for c in relay["runcmd"] if c[:2] == ["postconf", "-e"]]
+        return dict(s.split(" = ", 1) if " = " in s else (s.rstrip(" ="), "") for s in settings)
+
+    kajaani = postconf("kajaani")
+    assert kajaani["relay_domains"] == "kajaani.kuntapilvi.fi"
+    assert kajaani["transport_maps"].startswith("inline:{ kajaani.kuntapilvi.fi=lmtp:[192.0.2.")
+    espoo = postconf("espoo")  # has a relay, no mailboxes: relay only
+    assert (espoo["relay_domains"], espoo["transport_maps"]) == ("", "")

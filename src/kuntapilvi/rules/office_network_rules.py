@@ -26,6 +26,8 @@ class _Net:
     what: str
     loc: tuple[str | int, ...] | None
     """Where an office network is written; None for blocks that are not office networks."""
+    extra: bool = False
+    """A mail relay's extra_networks: judged only against other tenants' networks."""
 
 
 def check(model: Model) -> list[Finding]:
@@ -60,6 +62,13 @@ def check(model: Model) -> list[Finding]:
                     )  # fmt: skip
                     continue
                 nets.append(_Net(net, name, f"office network {net} of stack '{name}'", loc))
+        # A relay's extra networks may relay mail, so they must not be another tenant's.
+        for service in tenant.by_card("office.mail-relay"):
+            for j, prefix in enumerate(service.params.get("extra_networks", ())):
+                loc = ("config", TENANT_KEY, "services", service.index, "params",
+                       "extra_networks", j)  # fmt: skip
+                net = ipaddress.IPv4Network(prefix)
+                nets.append(_Net(net, name, f"extra network {net} of stack '{name}'", loc, True))
     out.extend(_overlaps(model, nets))
     return out
 
@@ -75,16 +84,22 @@ def _overlaps(model: Model, nets: list[_Net]) -> list[Finding]:
         for other in open_:
             if cur.loc is None and other.loc is None:
                 continue  # blocks against blocks: address_rules judges those
+            if (cur.extra or other.extra) and (
+                cur.stack == other.stack
+                or "" in (cur.stack, other.stack)
+                or (cur.extra and other.extra)
+            ):
+                continue  # a relay may admit its own tenant's or the centre's networks
             for mine, theirs in ((cur, other), (other, cur)):
-                if mine.loc is not None:
+                if mine.loc is not None and not (theirs.extra and not mine.extra):
                     out.append(
                         fnd.error(
                             "office-network.overlap",
                             model.tenant_stacks[mine.stack].doc,
                             mine.loc,
-                            f"office network {mine.net} overlaps {theirs.what}; its office "
-                            "services would admit addresses that are not the municipality's "
-                            "offices.",
+                            f"{'extra' if mine.extra else 'office'} network {mine.net} overlaps "
+                            f"{theirs.what}; its office services would admit addresses that are "
+                            "not the municipality's own.",
                             "list only the municipality's own office networks (ask the WAN "
                             "operator), apart from every cloud block and other office network",
                         )
