@@ -213,7 +213,8 @@ class TenantNetwork(pulumi.ComponentResource):
             description=f"{service.card.id}@{service.card.version}: "
             f"{service.size.bandwidth_mbps} Mbit/s",
             project_id=args.project_id,
-            tags=tags(tenant.stack, service),
+            # No tags: Neutron refuses the provider's tag update on QoS policies (see
+            # kuntapilvi.policies.tagging.UNTAGGABLE); name and description trace it instead.
             opts=self._child,
         )
         for direction in ("egress", "ingress"):

@@ -135,7 +135,8 @@ def test_wan_tier_bandwidth_is_a_qos_policy_on_the_links_port(stack: str, kbps: 
     assert {r["qosPolicyId"] for r in limits} == {f"{policy.name}-id"}
     [port] = [r for r in recorded if r.type.endswith("port:Port") and r.name == f"{stack}-wan-port"]
     assert port.inputs["qosPolicyId"] == f"{policy.name}-id"
-    assert f"kuntapilvi-tenant={stack}" in policy.inputs["tags"]
+    assert policy.inputs["name"] == f"{stack}-wan-{'100M' if kbps == 100_000 else '1G'}"
+    assert policy.inputs["description"].startswith("network.wan-link@")
 
 
 def test_a_relay_may_not_admit_another_tenants_networks(project: ProjectPaths) -> None:
