@@ -48,6 +48,7 @@ def server_for(
     service: Service,
     extra_groups: list[pulumi.Input[str]] | None = None,
     server_group_id: pulumi.Input[str] | None = None,
+    late_context: dict[str, pulumi.Output[str]] | None = None,
 ) -> BuiltServer:
     """Build the server a card puts up, with the card's own cloud-init user data."""
     card, size = service.card, service.size
@@ -57,11 +58,14 @@ def server_for(
     groups: list[pulumi.Input[str]] = list(extra_groups or [])
     if ctx.baseline_group_id is not None:
         groups.insert(0, ctx.baseline_group_id)
-    user_data = render(
-        ctx.model.catalogue.paths.templates,
-        card.server.template,
-        userdata_context(ctx.model, ctx.tenant, service, apt_proxy=ctx.apt_proxy),
-    )
+    context = userdata_context(ctx.model, ctx.tenant, service, apt_proxy=ctx.apt_proxy)
+    templates = ctx.model.catalogue.paths.templates
+    user_data: pulumi.Input[str] = render(templates, card.server.template, context)
+    if late_context:
+        # Values known only once other resources exist (another server's address).
+        user_data = pulumi.Output.all(**late_context).apply(
+            lambda late: render(templates, card.server.template, {**context, **late})
+        )
     return build_server(
         prefix,
         ServerInputs(

@@ -10,9 +10,15 @@ import pulumi
 import pulumi_openstack as openstack
 
 from kuntapilvi.model import Service, Tenant
+from kuntapilvi.reach import cidr_slug
 from kuntapilvi.subnets import network_cidr
-from kuntapilvi_modules.firewall import port_rules
+from kuntapilvi_modules.firewall import service_group
 from kuntapilvi_modules.tags import tags
+
+
+def wan_limit_kbps(mbps: int) -> int:
+    """Neutron's bandwidth limits are in kbit/s of 1000 bits."""
+    return mbps * 1000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,7 +50,6 @@ class TenantNetwork(pulumi.ComponentResource):
     networks: dict[str, NetworkRefs]
     baseline_group_id: pulumi.Output[str] | None
     floating_ips: dict[str, list[openstack.networking.FloatingIp]]
-    wan_prefixes: list[str]
 
     def __init__(
         self, name: str, args: TenantNetworkArgs, opts: pulumi.ResourceOptions | None = None
@@ -57,7 +62,6 @@ class TenantNetwork(pulumi.ComponentResource):
         for service in tenant.by_module("network.tenant"):
             self.networks[service.name] = self._network(service)
         wan = tenant.by_module("network.wan-link")
-        self.wan_prefixes = list(wan[0].params["wan_prefixes"]) if wan else []
         self.baseline_group_id = None
         for service in tenant.by_module("network.firewall"):
             self.baseline_group_id = self._baseline(service)
@@ -125,22 +129,14 @@ class TenantNetwork(pulumi.ComponentResource):
 
     def _baseline(self, service: Service) -> pulumi.Output[str]:
         tenant, args = self._args.tenant, self._args
-        group = openstack.networking.SecGroup(
+        group = service_group(
             f"{self._name}-baseline",
-            name=f"{tenant.stack}-baseline",
-            description=f"{service.card.id}@{service.card.version}",
-            tenant_id=args.project_id,
-            tags=tags(tenant.stack, service),
-            opts=self._child,
-        )
-        port_rules(
             f"{self._name}-baseline",
-            group.id,
-            args.project_id,
+            f"{tenant.stack}-baseline",
             service,
             tenant,
+            args.project_id,
             args.management_cidr,
-            self.wan_prefixes,
             self._child,
         )
         return group.id
@@ -175,11 +171,13 @@ class TenantNetwork(pulumi.ComponentResource):
             target_tenant=args.project_id,
             opts=self._child,
         )
+        qos = self._wan_qos(base, service)
         port = openstack.networking.Port(
             f"{base}-port",
             name=f"{tenant.stack}-wan",
             network_id=args.wan_network_id,
             tenant_id=args.project_id,
+            qos_policy_id=qos.id if qos is not None else None,
             tags=tags(tenant.stack, service),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[rbac]),
         )
@@ -188,13 +186,48 @@ class TenantNetwork(pulumi.ComponentResource):
         )
         gateway = str(next(ipaddress.IPv4Network(args.wan_cidr).hosts()))
         for i, prefix in enumerate(service.params["wan_prefixes"]):
+            # Named by the destination, so adding an office network routes it and moves none;
+            # the alias adopts routes made under their old position-based name.
             openstack.networking.RouterRoute(
-                f"{base}-route-{i}",
+                f"{base}-route-{cidr_slug(str(prefix))}",
                 router_id=first.router_id,
                 destination_cidr=prefix,
                 next_hop=gateway,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[interface]),
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    depends_on=[interface],
+                    aliases=[pulumi.Alias(name=f"{base}-route-{i}")],
+                ),
             )
+
+    def _wan_qos(self, base: str, service: Service) -> openstack.networking.QosPolicy | None:
+        """The tier's bandwidth, enforced by Neutron on the link's port in both directions, so
+        100M and 1G differ in what is built and not only in price."""
+        if service.size is None or service.size.bandwidth_mbps is None:
+            return None
+        tenant, args = self._args.tenant, self._args
+        kbps = wan_limit_kbps(service.size.bandwidth_mbps)
+        policy = openstack.networking.QosPolicy(
+            f"{base}-qos",
+            name=f"{tenant.stack}-wan-{service.size_name}",
+            description=f"{service.card.id}@{service.card.version}: "
+            f"{service.size.bandwidth_mbps} Mbit/s",
+            project_id=args.project_id,
+            # No tags: Neutron refuses the provider's tag update on QoS policies (see
+            # kuntapilvi.policies.tagging.UNTAGGABLE); name and description trace it instead.
+            opts=self._child,
+        )
+        for direction in ("egress", "ingress"):
+            openstack.networking.QosBandwidthLimitRule(
+                f"{base}-qos-{direction}",
+                qos_policy_id=policy.id,
+                max_kbps=kbps,
+                # Neutron's advice for TCP: a burst of about 80 % of the rate.
+                max_burst_kbps=kbps * 8 // 10,
+                direction=direction,
+                opts=self._child,
+            )
+        return policy
 
     def _dns_zone(self, service: Service) -> None:
         tenant, args = self._args.tenant, self._args

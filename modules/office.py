@@ -6,19 +6,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_openstack as openstack
 
 from kuntapilvi_modules.capacity import data_volume, server_for
 from kuntapilvi_modules.context import TenantContext
-from kuntapilvi_modules.firewall import port_rules
+from kuntapilvi_modules.firewall import service_group
 from kuntapilvi_modules.server import BuiltServer
-from kuntapilvi_modules.tags import tags
 
 
 @dataclass(frozen=True, kw_only=True)
 class OfficeServicesArgs:
     context: TenantContext
-    wan_prefixes: list[str]
 
 
 class OfficeServices(pulumi.ComponentResource):
@@ -31,28 +28,31 @@ class OfficeServices(pulumi.ComponentResource):
         ctx = args.context
         tenant = ctx.tenant
         self.servers = {}
-        for service in tenant.by_module("office.server"):
+        # Directories first, then mailboxes: mailboxes log in against the directory and the
+        # relay delivers into the mailboxes, so each takes the address of the one before.
+        rank = {"office.directory": 0, "user.mailbox": 1}
+        ordered = sorted(tenant.by_module("office.server"), key=lambda s: rank.get(s.card.id, 2))
+        for service in ordered:
             prefix = f"{name}-{service.name}"
-            admin = ctx.options(self, scoped=False)
-            group = openstack.networking.SecGroup(
+            group = service_group(
                 f"{prefix}-sg",
-                name=f"{tenant.stack}-{service.name}",
-                description=f"{service.card.id}@{service.card.version}",
-                tenant_id=ctx.project_id,
-                tags=tags(tenant.stack, service),
-                opts=admin,
-            )
-            port_rules(
                 prefix,
-                group.id,
-                ctx.project_id,
+                f"{tenant.stack}-{service.name}",
                 service,
                 tenant,
+                ctx.project_id,
                 ctx.model.centre.management_cidr,
-                args.wan_prefixes,
-                admin,
+                ctx.options(self, scoped=False),
             )
-            server = server_for(self, prefix, ctx, service, [group.id])
+            late = {}
+            if "office.directory" in service.card.requires:
+                directory = next(s for s in ordered if s.card.id == "office.directory")
+                late["directory_host"] = self.servers[directory.name].address
+            if service.card.id == "office.mail-relay":
+                mailbox = next((s for s in ordered if s.card.id == "user.mailbox"), None)
+                if mailbox is not None:
+                    late["mailbox_host"] = self.servers[mailbox.name].address
+            server = server_for(self, prefix, ctx, service, [group.id], late_context=late)
             self.servers[service.name] = server
             if service.size is not None and service.size.data_gb:
                 data_volume(self, prefix, ctx, service, service.size.data_gb, server)

@@ -25,7 +25,7 @@ class ServerInputs:
     flavor_id: pulumi.Input[str]
     image_id: pulumi.Input[str]
     key_pair: pulumi.Input[str]
-    user_data: str | None
+    user_data: pulumi.Input[str] | None
     server_group_id: pulumi.Input[str] | None = None
     """Set for cards that ask for anti-affinity: the instance joins the card's server group."""
 

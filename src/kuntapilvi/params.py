@@ -35,6 +35,37 @@ def _text_problem(value: str) -> str | None:
     return None
 
 
+# A forge handle; its login on the tenant's servers is adm-<handle>, so it can never be a system
+# account (root, backup, ...) and stays within Linux's 32 characters.
+ADMIN_HANDLE = re.compile(r"^[a-z][a-z0-9-]{0,27}$")
+SSH_PUBLIC_KEY = re.compile(
+    r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com) "
+    r"[A-Za-z0-9+/]+={0,3}( [^\n\r]{0,200})?$"
+)
+
+
+def _admin_list_problem(value: Any, max_items: int | None) -> str | None:
+    if not isinstance(value, list):
+        return "must be a list of {handle: ..., ssh_key: ...}"
+    seen: set[str] = set()
+    for i, item in enumerate(value):
+        if not isinstance(item, dict) or set(item) != {"handle", "ssh_key"}:
+            return f"item {i + 1} must have exactly the keys handle and ssh_key"
+        handle, key = item["handle"], item["ssh_key"]
+        if not isinstance(handle, str) or not ADMIN_HANDLE.match(handle):
+            return (f"item {i + 1}: handle {handle!r} must be a forge handle in lower case "
+                    "(letters, digits, hyphens, at most 28)")  # fmt: skip
+        if handle in seen:
+            return f"item {i + 1}: handle {handle!r} is listed twice"
+        seen.add(handle)
+        if not isinstance(key, str) or not SSH_PUBLIC_KEY.match(key):
+            return (f"item {i + 1}: ssh_key of {handle!r} is not one OpenSSH public key line "
+                    "(ssh-ed25519 AAAA... comment); never give a private key")  # fmt: skip
+    if max_items is not None and len(value) > max_items:
+        return f"may hold at most {max_items} administrators"
+    return None
+
+
 def problem(param: Parameter, value: Any) -> str | None:
     """Why `value` is not acceptable for `param`, or None."""
     kind = param.type
@@ -57,6 +88,8 @@ def problem(param: Parameter, value: Any) -> str | None:
             return "must be a name of lower-case letters, digits and hyphens (max 63)"
     elif kind == "cidr":
         return _cidr_problem(param, value)
+    elif kind == "admin-list":
+        return _admin_list_problem(value, param.max_items)
     elif kind == "cidr-list":
         if not isinstance(value, list):
             return "must be a list of networks, e.g. [10.1.0.0/16]"

@@ -25,6 +25,7 @@ from kuntapilvi_modules.context import TenantContext
 from kuntapilvi_modules.network import TenantNetwork, TenantNetworkArgs
 from kuntapilvi_modules.office import OfficeServices, OfficeServicesArgs
 from kuntapilvi_modules.tenant_project import TenantProject, TenantProjectArgs
+from kuntapilvi_modules.user import UserServices, UserServicesArgs
 
 CENTRE_STACK = "centre"
 
@@ -140,6 +141,13 @@ def build_tenant(
         ),
         opts=admin_opts,
     )
+    UserServices(
+        tenant.stack,
+        UserServicesArgs(
+            tenant=tenant, project_id=project.project_id, admin_group_id=project.admin_group_id
+        ),
+        opts=admin_opts,
+    )
     # Name the project as well as its id: the provider otherwise fills a missing name from
     # OS_PROJECT_NAME or OS_CLOUD in the engineer's shell, and the token lands in that project.
     scoped_args = {k: v for k, v in args.items() if k != "tenant_name"}
@@ -186,7 +194,7 @@ def build_tenant(
     capacity = Capacity(tenant.stack, CapacityArgs(context=ctx), opts=admin_opts)
     office = OfficeServices(
         tenant.stack,
-        OfficeServicesArgs(context=ctx, wan_prefixes=network.wan_prefixes),
+        OfficeServicesArgs(context=ctx),
         opts=admin_opts,
     )
     servers = {**capacity.servers, **office.servers}

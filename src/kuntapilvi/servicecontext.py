@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from typing import Any
 
 from kuntapilvi.model import Model, Service, Tenant
+from kuntapilvi.reach import office_cidrs
+
+ADMIN_ACCESS_MODULE = "user.admin-access"
+
+
+def tenant_admins(tenant: Tenant) -> list[dict[str, str]]:
+    """The tenant's own administrators from its request ([{handle, ssh_key}]): they get a sudo
+    login on this tenant's servers, and only on them, since only this tenant's user data lists
+    them."""
+    return [
+        {"handle": a["handle"], "ssh_key": a["ssh_key"]}
+        for s in tenant.by_module(ADMIN_ACCESS_MODULE)
+        for a in s.params.get("admins", ())
+    ]
 
 
 def server_name(tenant: Tenant, service: Service) -> str:
@@ -34,6 +49,16 @@ def check_context(model: Model, tenant: Tenant, service: Service) -> dict[str, A
     }
 
 
+def admitted_networks(model: Model, tenant: Tenant) -> list[dict[str, str]]:
+    """The blocks an office service's own config admits, in the forms configs want; the same
+    list its security group admits (kuntapilvi.reach)."""
+    out = []
+    for cidr in office_cidrs(tenant, model.centre.management_cidr):
+        net = ipaddress.IPv4Network(cidr)
+        out.append({"cidr": cidr, "address": str(net.network_address), "netmask": str(net.netmask)})
+    return out
+
+
 def userdata_context(
     model: Model, tenant: Tenant, service: Service, *, apt_proxy: str = ""
 ) -> dict[str, Any]:
@@ -43,9 +68,11 @@ def userdata_context(
     assert card.host_checks is not None
     checks = check_context(model, tenant, service)
     return {
+        "admitted": admitted_networks(model, tenant),
         "hostname": service.name,
         "fqdn": f"{service.name}.{tenant.domain}",
         "ssh_keys": list(model.centre.admin_ssh_keys),
+        "tenant_admins": tenant_admins(tenant),
         # devcloud hosts reach packages only through a local proxy; a real cloud has its own
         # mirror and leaves this unset.
         "apt_proxy": apt_proxy,
@@ -71,4 +98,10 @@ def userdata_context(
         "smarthost_port": checks["smarthost_port"],
         "base_dn": checks["base_dn"],
         "ntp_servers": list(model.centre.ntp_servers),
+        "mailbox_gb": service.size.mailbox_gb if service.size is not None else None,
+        # The tenant's directory server's address, for cards that log in against it; only known
+        # once its port exists, so the module fills it in (modules/office.py).
+        "directory_host": f"directory.{tenant.domain}",
+        # The relay delivers the tenant's own domain into its mailboxes (user.mailbox), if any.
+        "mailbox_host": f"mailbox.{tenant.domain}" if tenant.by_card("user.mailbox") else "",
     }

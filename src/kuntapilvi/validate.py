@@ -13,6 +13,7 @@ from kuntapilvi.rules import (
     address_rules,
     capacity_rules,
     catalogue_rules,
+    office_network_rules,
     owner_rules,
     quota_rules,
     stack_rules,
@@ -111,6 +112,11 @@ def validate(paths: ProjectPaths, stacks: list[str] | None = None) -> Report:
             model.tenants[tenant.stack] = tenant
 
     for finding in address_rules.check(loaded):
+        if wanted is None or any(
+            finding.file == model.tenant_stacks[n].file for n in wanted if n in model.tenant_stacks
+        ):
+            findings.append(finding)
+    for finding in office_network_rules.check(model):
         if wanted is None or any(
             finding.file == model.tenant_stacks[n].file for n in wanted if n in model.tenant_stacks
         ):

@@ -109,9 +109,10 @@ def test_a_card_opening_ssh_to_the_world_is_stopped(
     main = p.root / "__main__.py"
     main.write_text(
         "import kuntapilvi_modules.firewall as firewall\n"
+        "from kuntapilvi.reach import Source\n"
         "_sources = firewall.sources\n"
         "firewall.sources = lambda port, *rest: (\n"
-        "    ['0.0.0.0/0'] if port.port == 22 else _sources(port, *rest)\n"
+        "    [Source('world', '0.0.0.0/0')] if port.port == 22 else _sources(port, *rest)\n"
         ")\n" + main.read_text()
     )
     result = p.preview("kajaani")
@@ -119,7 +120,7 @@ def test_a_card_opening_ssh_to_the_world_is_stopped(
     out = result.stdout
     assert "[mandatory]  admin-ports-closed-to-world" in out, out[-3000:]
     assert (
-        "security-group rule 'kajaani-baseline-tcp-22-0-0' of card network.baseline-firewall "
+        "security-group rule 'kajaani-baseline-tcp-22-world' of card network.baseline-firewall "
         "opens SSH (tcp/22) to the world: ingress tcp port 22 from 0.0.0.0/0"
     ) in out
     assert "catalog/cards/network/baseline-firewall.yaml" in out

@@ -124,6 +124,7 @@ def expected_sources(port: Port, tenant: Tenant, model: Model) -> set[str]:
         "tenant": {str(tenant.block)},
         "management": {str(model.centre.management_cidr)},
         "wan": set(wan),
+        "office": {str(tenant.block), str(model.centre.management_cidr), *wan},
         "world": {"0.0.0.0/0"},
     }[port.source]
 
@@ -157,7 +158,7 @@ def test_watcher_hosts_pass_every_card_check(stacks: Stacks, tmp_path: Path) -> 
     servers = json.loads(
         stacks.pulumi("stack", "output", "servers", "--json", "--stack", "kajaani").stdout
     )
-    assert len(servers) == 5, servers
+    assert len(servers) == 6, servers  # five office cards and user.mailbox
     manager = HostManager(paths.hosts)
     deadline = time.monotonic() + HOSTS_READY_TIMEOUT
     while True:

@@ -60,7 +60,10 @@ def test_agreement_lists_every_service_with_price(run) -> None:  # type: ignore[
     assert result.exit_code == 0, result.output
     assert "Kajaanin kaupunki" in result.stdout
     assert result.stdout.count("`office.") == 5
-    assert "750.00 €/kk" in result.stdout
+    # 750 € of office and base services, the WAN link's 100M (150 €), admin access (15 €) and
+    # mailboxes S (90 €).
+    assert "1005.00 €/kk" in result.stdout
+    assert result.stdout.count("`user.") == 2
 
 
 def test_capacity_shows_both_regions(run) -> None:  # type: ignore[no-untyped-def]

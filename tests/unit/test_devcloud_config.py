@@ -117,14 +117,16 @@ def test_neutron_allows_public_flat_and_vxlan_tenant_networks(rendered: dict[str
     assert set(ml2["ml2_type_flat"]["flat_networks"].split(",")) == wanted
     assert set(ml2["ml2"]["type_drivers"].split(",")) == {"flat", "vxlan"}
     assert ml2["ml2"]["tenant_network_types"] == "vxlan"
-    assert ml2["ml2"]["mechanism_drivers"] == "test"
+    # openvswitch only for its QoS driver (WAN tiers); `test` binds the ports.
+    assert ml2["ml2"]["mechanism_drivers"] == "test,openvswitch"
     assert ml2["ml2_type_vxlan"]["vni_ranges"]
+    assert "qos" in ml2["ml2"]["extension_drivers"].split(",")
 
 
 def test_neutron_has_placement_credentials(rendered: dict[str, str]) -> None:
     neutron = ini(rendered["neutron/neutron.conf"])
     assert neutron["placement"]["auth_type"] == "password"
-    assert neutron["DEFAULT"]["service_plugins"] == "router"
+    assert neutron["DEFAULT"]["service_plugins"] == "router,qos"
 
 
 def test_nova_compute_config_has_no_database(rendered: dict[str, str]) -> None:

@@ -393,3 +393,11 @@ def test_only_input_properties_name_the_project() -> None:
     shared_out = in_project(rbac, "wan-rbac", "lahti-project-id", (), field="targetTenant")
     [violation] = own_project_only([own, shared_out], KAJAANI)
     assert "targetTenant" in violation.message
+
+
+def test_qos_policies_are_not_judged_by_tags_neutron_refuses_them() -> None:
+    from kuntapilvi.policies.tagging import UNTAGGABLE
+
+    [qos] = UNTAGGABLE
+    assert labels_of(qos) == frozenset()
+    assert labels_of("openstack:networking/port:Port") == frozenset({"tags"})

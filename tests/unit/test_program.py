@@ -90,6 +90,7 @@ def test_office_servers_get_cloud_init() -> None:
         "kajaani-mail-relay",
         "kajaani-directory",
         "kajaani-time",
+        "kajaani-mailbox",
     }
     share = yaml.safe_load(instances["kajaani-file-share"].inputs["userData"])
     assert "samba" in share["packages"]

@@ -14,11 +14,18 @@ from kuntapilvi.policies.resources import (
     tag_values,
 )
 
+# Neutron refuses the provider's bulk tag update on QoS policies (PUT .../tags answers 400
+# "Invalid tags body", while one tag at a time works), so a tagged policy cannot be created; the
+# WAN link's policy carries its tenant in its name and its card in its description instead.
+UNTAGGABLE = frozenset({"openstack:networking/qosPolicy:QosPolicy"})
+
 
 def labels_of(type_token: str) -> frozenset[str]:
     """Which of `tags` (Neutron, Nova, Keystone, Glance) and `metadata` (Cinder, Nova) the
     resource type takes. Resources with neither (rules, role assignments, quotas, router
     interfaces, keypairs, flavors...) have nothing to carry the facts on and are not judged."""
+    if type_token in UNTAGGABLE:
+        return frozenset()
     return input_params(type_token) & {"tags", "metadata"}
 
 

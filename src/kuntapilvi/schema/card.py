@@ -65,7 +65,9 @@ class Pricing(StrictModel):
     )
 
 
-ParamType = Literal["string", "integer", "number", "boolean", "cidr", "cidr-list", "dns-label"]
+ParamType = Literal[
+    "string", "integer", "number", "boolean", "cidr", "cidr-list", "dns-label", "admin-list"
+]
 
 
 class Parameter(StrictModel):
@@ -135,6 +137,7 @@ class Size(StrictModel):
     data_gb: int | None = Field(default=None, ge=1, le=65536, description="Data volume size")
     bandwidth_mbps: int | None = Field(default=None, ge=1)
     retention_days: int | None = Field(default=None, ge=1, le=3650)
+    mailbox_gb: int | None = Field(default=None, ge=1, le=1024, description="Quota of a mailbox")
     quota: Quota | None = None
     monthly_eur: Euros
     setup_fee_eur: Euros | None = None
@@ -149,9 +152,10 @@ class Port(StrictModel):
 
     protocol: Literal["tcp", "udp", "icmp"]
     port: int | None = Field(default=None, ge=1, le=65535)
-    source: Literal["tenant", "management", "wan", "world"] = Field(
+    source: Literal["tenant", "management", "wan", "office", "world"] = Field(
         description="Who may connect: the tenant's own block, the centre's management "
-        "network, the municipal WAN, or anyone"
+        "network, the municipal WAN (the tenant's office networks), 'office' (all three: "
+        "what an office service needs), or anyone"
     )
     description: Localized
 
@@ -232,6 +236,7 @@ Module = Literal[
     "capacity.volume",
     "capacity.backup",
     "office.server",
+    "user.admin-access",
 ]
 
 
