@@ -39,7 +39,7 @@ class OfficeServices(pulumi.ComponentResource):
                 name=f"{tenant.stack}-{service.name}",
                 description=f"{service.card.id}@{service.card.version}",
                 tenant_id=ctx.project_id,
-                tags=tags(tenant.stack, service),
+                tags=tags(tenant.stack, service, name=f"{prefix}-sg"),
                 opts=admin,
             )
             port_rules(

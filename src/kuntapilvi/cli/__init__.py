@@ -7,6 +7,7 @@ import typer
 from kuntapilvi.cli import data, devcloud, pr
 from kuntapilvi.cli.check import check_command
 from kuntapilvi.cli.plan import plan_command
+from kuntapilvi.cli.recover import orphans_command, recover_command
 from kuntapilvi.cli.schema import schema_command
 from kuntapilvi.cli.tenants import agreement_command, capacity_command, new_tenant_command
 from kuntapilvi.cli.validate import validate_command
@@ -24,6 +25,8 @@ app.command("new-tenant")(new_tenant_command)
 app.command("capacity")(capacity_command)
 app.command("agreement")(agreement_command)
 app.command("check")(check_command)
+app.command("recover")(recover_command)
+app.command("orphans")(orphans_command)
 app.add_typer(devcloud.app, name="devcloud")
 app.add_typer(data.app, name="data")
 app.add_typer(pr.app, name="pr")
