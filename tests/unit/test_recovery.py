@@ -53,6 +53,7 @@ def server_op(name: str = "kajaani-print-server", tenant: str = "kajaani") -> di
             "inputs": {
                 "name": "kajaani-print",
                 "userData": "#cloud-config\n",
+                "__defaults": ["forceDelete"],
                 "metadata": {"kuntapilvi-tenant": tenant, "kuntapilvi-name": name},
                 "tags": [f"kuntapilvi-tenant={tenant}"],
             },
@@ -148,6 +149,7 @@ def test_adopting_a_pending_create_records_it_as_a_create_would() -> None:
     # The provider keeps user data as its SHA-1; raw text here would replace the server.
     assert record["outputs"]["userData"] == hashlib.sha1(b"#cloud-config\n").hexdigest()
     assert record["inputs"]["userData"] == "#cloud-config\n"
+    assert "__defaults" not in record["outputs"] and "__defaults" in record["inputs"]
     [left] = fixed["deployment"]["pending_operations"]
     assert left["type"] == "updating"
     assert export["deployment"]["resources"] == [], "the original export is not changed"

@@ -94,7 +94,8 @@ def adopted_record(op: PendingOp, cloud_id: str) -> dict[str, Any]:
     record = copy.deepcopy(op.resource)
     record["id"] = cloud_id
     record["custom"] = True
-    outputs = copy.deepcopy(op.inputs)
+    # Engine bookkeeping in the inputs (`__defaults`) is no provider output.
+    outputs = {k: copy.deepcopy(v) for k, v in op.inputs.items() if not k.startswith("__")}
     outputs.update(record.get("outputs") or {})
     for key in _STORED_AS_SHA1.get(op.type, ()):
         value = outputs.get(key)
