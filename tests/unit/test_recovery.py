@@ -348,6 +348,14 @@ def test_ambiguous_server_is_reported_and_stays_pending(tmp_path: Path) -> None:
     assert report.code == 1 and "a, b" in report.left[0]
     assert len(engine.state["deployment"]["pending_operations"]) == 1
     assert engine.state["deployment"]["resources"] == []
+    assert engine.refreshes == 0, "stack import would drop the op left alone: nothing changes"
+    # Once a person deleted the extra copy and said so, the rest goes through.
+    report = recover(
+        "kajaani", engine, lambda: conn, now=NOW, this_host="here",
+        forget=frozenset({urn("kajaani-print-server")}),
+    )  # fmt: skip
+    assert report.code == 0 and engine.refreshes == 1
+    assert engine.state["deployment"]["pending_operations"] == []
 
 
 # --- tags on what the program builds -----------------------------------------------------

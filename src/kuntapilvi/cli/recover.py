@@ -85,6 +85,14 @@ def recover_command(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Say what would be done; change nothing")
     ] = False,
+    forget: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--forget",
+            help="URN of a pending create a person has settled (its resource deleted or never "
+            "made): drop it instead of looking for it. Repeatable",
+        ),
+    ] = None,
     lease_hours: Annotated[
         float,
         typer.Option(
@@ -107,6 +115,7 @@ def recover_command(
         _connector(stack),
         delete=delete,
         dry_run=dry_run,
+        forget=frozenset(forget or ()),
         lease=dt.timedelta(hours=lease_hours),
     )
     seconds = time.monotonic() - started

@@ -74,10 +74,19 @@ class Report:
         }
 
 
-def plan(ops: list[state.PendingOp], matches: dict[str, Match], *, delete: bool) -> list[Step]:
+def plan(
+    ops: list[state.PendingOp],
+    matches: dict[str, Match],
+    *,
+    delete: bool,
+    forget: frozenset[str] = frozenset(),
+) -> list[Step]:
     """What to do with each pending operation (pure: the decisions the runbook documents)."""
     steps = []
     for op in ops:
+        if op.urn in forget:
+            steps.append(Step(op, Action.CLEAR, "--forget: a person settled it in the cloud"))
+            continue
         if not op.is_create:
             steps.append(Step(op, Action.CLEAR, f"pending {op.kind}: the state still holds it"))
             continue
@@ -135,6 +144,7 @@ def recover(
     *,
     delete: bool = False,
     dry_run: bool = False,
+    forget: frozenset[str] = frozenset(),
     lease: dt.timedelta = locks.DEFAULT_LEASE,
     now: dt.datetime | None = None,
     this_host: str | None = None,
@@ -151,7 +161,7 @@ def recover(
     if not ops:
         report.messages.append("no pending operations: nothing to recover")
         return report
-    creates = [op for op in ops if op.is_create]
+    creates = [op for op in ops if op.is_create and op.urn not in forget]
     matches: dict[str, Match] = {}
     conn: Any = None
     if creates:
@@ -159,7 +169,7 @@ def recover(
         found = cloud.inventory(conn, stack, creates)
         known = state.known_ids(export)
         matches = {op.urn: match(op, stack, found, known) for op in creates}
-    report.steps = plan(ops, matches, delete=delete)
+    report.steps = plan(ops, matches, delete=delete, forget=forget)
     for step in report.steps:
         where = f"{short(step.op.type)} {step.op.name}"
         if step.action is Action.LEAVE:
@@ -167,6 +177,15 @@ def recover(
         else:
             report.messages.append(f"{where}: {step.action} ({step.why})")
     if dry_run:
+        return report
+    if report.left:
+        # `pulumi stack import` drops every pending operation it is given, so a corrected
+        # state would lose the ones left alone and the next `up` would build them again.
+        # Nothing is changed until a person has settled them.
+        report.messages.append(
+            "state not changed: settle what is listed (delete the extra copies in the cloud, "
+            "or pass --forget URN for a create you know never happened), then run recover again"
+        )
         return report
     if conn is not None:
         report.steps = [_settled(conn, s, report) for s in report.steps]
