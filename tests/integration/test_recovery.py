@@ -233,7 +233,8 @@ def test_killed_while_volumes_are_attached_recovers(fresh: Project, admin_conn: 
     assert volume.status == "in-use" and len(volume.attachments) == 1
 
 
-@pytest.mark.parametrize("service", ["nova-api", "neutron-server"])
+# neutron-api is devcloud's neutron-server (its WSGI API process).
+@pytest.mark.parametrize("service", ["nova-api", "neutron-api"])
 def test_api_stopped_mid_up_and_started_again_recovers(
     fresh: Project, admin_conn: Any, service: str
 ) -> None:
