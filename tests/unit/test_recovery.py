@@ -419,3 +419,24 @@ def test_a_killed_but_unreaped_engine_is_dead_and_an_unrelated_pid_is_not_the_ho
     finally:
         other.kill()
         other.wait()
+
+
+# --- command line ------------------------------------------------------------------------
+
+
+def test_recover_names_a_missing_stack_and_a_missing_engine_with_exit_2(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from typer.testing import CliRunner
+
+    from kuntapilvi.cli import app
+
+    monkeypatch.setenv("KUNTAPILVI_ROOT", str(REPO))
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.delenv("PULUMI_BACKEND_URL", raising=False)
+    done = CliRunner().invoke(app, ["recover", "nosuch"])
+    assert done.exit_code == 2 and "Pulumi.nosuch.yaml" in done.output
+    done = CliRunner().invoke(app, ["recover", "kajaani"])
+    assert done.exit_code == 2 and "not on PATH" in done.output
+    done = CliRunner().invoke(app, ["orphans", "nosuch"])
+    assert done.exit_code == 2 and "nosuch" in done.output

@@ -108,6 +108,11 @@ def recover_command(
     """Recover STACK after a killed or failed `pulumi up`: clear a stale lock, adopt (or
     delete) what interrupted creates made in the cloud, refresh. Run `pulumi up` after it."""
     root = find_root()
+    if stack not in validate(root, [stack]).model.tenants:
+        raise KuntapilviError(
+            f"'{stack}' is not a tenant stack: stacks/Pulumi.{stack}.yaml is missing or not a "
+            "tenant's (the centre stack is not recovered this way)"
+        )
     started = time.monotonic()
     report = recover(
         stack,

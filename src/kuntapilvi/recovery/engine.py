@@ -27,7 +27,8 @@ class Engine:
     def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         pulumi = shutil.which("pulumi", path=self.env.get("PATH"))
         if pulumi is None:
-            raise EngineError("the pulumi CLI is not on PATH: source scripts/env.sh first")
+            # An environment problem, not an engine failure: exit code 2.
+            raise KuntapilviError("the pulumi CLI is not on PATH: source scripts/env.sh first")
         try:
             done = subprocess.run(
                 [pulumi, *args, "--non-interactive"],
