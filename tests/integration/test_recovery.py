@@ -152,9 +152,10 @@ def recover_and_converge(p: Project, conn: Any, case: str, *, kept: bool = True)
     `kept=False` where a failed provider call (not a kill) recorded a server as half-made:
     the engine then rightly replaces it."""
     started = time.monotonic()
-    rec = p.kuntapilvi("recover", STACK)
+    rec = p.kuntapilvi("recover", STACK, "--format", "json")
     seconds = time.monotonic() - started
     assert rec.returncode == 0, rec.stdout + rec.stderr
+    actions = [s["action"] for s in json.loads(rec.stdout)["steps"]]
     adopted = state_ids(p.state(), INSTANCE)
     up = p.up()
     assert up.returncode == 0, up.stdout[-4000:] + up.stderr[-2000:]
@@ -171,7 +172,14 @@ def recover_and_converge(p: Project, conn: Any, case: str, *, kept: bool = True)
     orphans = p.kuntapilvi("orphans", STACK, "--format", "json")
     assert orphans.returncode == 0, orphans.stdout + orphans.stderr
     assert [o for o in json.loads(orphans.stdout) if not o["retained"]] == []
-    measure(case, {"recover_s": round(seconds, 1), "adopted_servers": len(adopted)})
+    measure(case, {
+        "recover_s": round(seconds, 1),
+        "servers_in_state_after_recover": len(adopted),
+        "pending": len(actions),
+        "adopted": actions.count("adopt"),
+        "cleared": actions.count("clear"),
+        "deleted": actions.count("delete"),
+    })  # fmt: skip
 
 
 def test_killed_while_servers_are_created_recovers(fresh: Project, admin_conn: Any) -> None:
