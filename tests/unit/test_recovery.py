@@ -440,3 +440,27 @@ def test_recover_names_a_missing_stack_and_a_missing_engine_with_exit_2(
     assert done.exit_code == 2 and "not on PATH" in done.output
     done = CliRunner().invoke(app, ["orphans", "nosuch"])
     assert done.exit_code == 2 and "nosuch" in done.output
+
+
+def test_a_projects_quotas_and_role_assignments_are_found_by_their_inputs() -> None:
+    from kuntapilvi.recovery import cloud
+    from kuntapilvi.recovery.match import QUOTA_COMPUTE, ROLE_ASSIGNMENT
+
+    raw = server_op()
+    raw["resource"]["type"] = QUOTA_COMPUTE
+    raw["resource"]["inputs"] = {"projectId": "p1", "cores": 16}
+    identity = SimpleNamespace(
+        find_project=lambda id_, ignore_missing: SimpleNamespace(id=id_) if id_ == "p1" else None,
+        role_assignments=lambda **kw: [object()] if kw.get("user_id") == "u1" else [],
+    )
+    conn = SimpleNamespace(identity=identity)
+    [quota] = cloud.keyed(conn, pending(raw), "fi-kaj-1")
+    assert quota.id == "p1/fi-kaj-1", "the provider's id: project/region"
+    raw["resource"]["inputs"] = {"projectId": "gone"}
+    assert cloud.keyed(conn, pending(raw), "fi-kaj-1") == []
+    raw["resource"]["type"] = ROLE_ASSIGNMENT
+    raw["resource"]["inputs"] = {"projectId": "p1", "userId": "u1", "roleId": "r1"}
+    [role] = cloud.keyed(conn, pending(raw))
+    assert role.id == "/p1//u1/r1"
+    raw["resource"]["inputs"]["userId"] = "u2"
+    assert cloud.keyed(conn, pending(raw)) == []

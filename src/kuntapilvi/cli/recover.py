@@ -108,7 +108,8 @@ def recover_command(
     """Recover STACK after a killed or failed `pulumi up`: clear a stale lock, adopt (or
     delete) what interrupted creates made in the cloud, refresh. Run `pulumi up` after it."""
     root = find_root()
-    if stack not in validate(root, [stack]).model.tenants:
+    tenant = validate(root, [stack]).model.tenants.get(stack)
+    if tenant is None:
         raise KuntapilviError(
             f"'{stack}' is not a tenant stack: stacks/Pulumi.{stack}.yaml is missing or not a "
             "tenant's (the centre stack is not recovered this way)"
@@ -121,6 +122,7 @@ def recover_command(
         delete=delete,
         dry_run=dry_run,
         forget=frozenset(forget or ()),
+        region=tenant.region.openstack_region,
         lease=dt.timedelta(hours=lease_hours),
     )
     seconds = time.monotonic() - started

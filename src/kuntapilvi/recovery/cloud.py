@@ -11,9 +11,16 @@ from typing import Any
 from kuntapilvi.recovery.match import (
     FLOATING_IP,
     FLOATING_IP_ASSOCIATE,
+    GROUP,
     INSTANCE,
+    KEYPAIR,
     NETWORK,
     PORT,
+    PROJECT,
+    QUOTA_COMPUTE,
+    QUOTA_NETWORK,
+    QUOTA_VOLUME,
+    ROLE_ASSIGNMENT,
     ROUTER,
     ROUTER_INTERFACE,
     SEC_GROUP,
@@ -93,9 +100,39 @@ def tagged(conn: Any, tenant: str) -> list[CloudResource]:
     return [*_neutron(conn, tenant), *_nova(conn, tenant), *_cinder(conn, tenant)]
 
 
-def keyed(conn: Any, op: PendingOp) -> list[CloudResource]:
+def keyed(conn: Any, op: PendingOp, region: str = "") -> list[CloudResource]:
     """The untagged resources whose identifying inputs equal the pending create's."""
     i = op.inputs
+    if op.type in (QUOTA_COMPUTE, QUOTA_VOLUME, QUOTA_NETWORK):
+        # A project always has its quotas; "creating" them only sets numbers, which the
+        # refresh reads back and the next `up` sets again if they differ.
+        project = i.get("projectId")
+        if not project or conn.identity.find_project(project, ignore_missing=True) is None:
+            return []
+        return [CloudResource(op.type, f"{project}/{i.get('region') or region}", project)]
+    if op.type == ROLE_ASSIGNMENT:
+        found = conn.identity.role_assignments(
+            role_id=i.get("roleId"), scope_project_id=i.get("projectId"),
+            **({"user_id": i["userId"]} if i.get("userId") else {}),
+            **({"group_id": i["groupId"]} if i.get("groupId") else {}),
+        )  # fmt: skip
+        key = "/".join(
+            i.get(k) or "" for k in ("domainId", "projectId", "groupId", "userId", "roleId")
+        )
+        return [CloudResource(op.type, key, "") for _ in list(found)[:1]]
+    if op.type == KEYPAIR:
+        pair = conn.compute.find_keypair(i.get("name"), ignore_missing=True)
+        return [CloudResource(op.type, pair.name, pair.name)] if pair else []
+    if op.type == GROUP:
+        return [
+            CloudResource(op.type, g.id, g.name) for g in conn.identity.groups(name=i.get("name"))
+        ]
+    if op.type == PROJECT:
+        return [
+            CloudResource(op.type, p.id, p.name)
+            for p in conn.identity.projects(name=i.get("name"))
+            if set(i.get("tags") or ()) <= set(p.tags or ())
+        ]
     if op.type == VOLUME_ATTACH:
         server, volume = i.get("instanceId"), i.get("volumeId")
         if not server or not volume:
@@ -144,11 +181,13 @@ def keyed(conn: Any, op: PendingOp) -> list[CloudResource]:
     return []
 
 
-def inventory(conn: Any, tenant: str, ops: Iterable[PendingOp]) -> list[CloudResource]:
+def inventory(
+    conn: Any, tenant: str, ops: Iterable[PendingOp], region: str = ""
+) -> list[CloudResource]:
     """What the matcher needs for these pending creates: tagged resources plus keyed ones."""
     found = tagged(conn, tenant)
     for op in ops:
-        found += keyed(conn, op)
+        found += keyed(conn, op, region)
     return found
 
 
@@ -173,6 +212,14 @@ def delete(conn: Any, resource: CloudResource, timeout: float = 300) -> None:
         conn.network.delete_security_group_rule(resource.id, ignore_missing=True)
     elif t == FLOATING_IP_ASSOCIATE:
         conn.network.update_ip(resource.id, port_id=None)
+    elif t in (QUOTA_COMPUTE, QUOTA_VOLUME, QUOTA_NETWORK, ROLE_ASSIGNMENT):
+        pass  # nothing to delete: the next `up` sets the same quotas and role again
+    elif t == KEYPAIR:
+        conn.compute.delete_keypair(resource.id, ignore_missing=True)
+    elif t == GROUP:
+        conn.identity.delete_group(resource.id, ignore_missing=True)
+    elif t == PROJECT:
+        conn.identity.delete_project(resource.id, ignore_missing=True)
     else:
         deleter = {
             NETWORK: conn.network.delete_network,

@@ -31,11 +31,21 @@ VOLUME_ATTACH = "openstack:compute/volumeAttach:VolumeAttach"
 ROUTER_INTERFACE = "openstack:networking/routerInterface:RouterInterface"
 SEC_GROUP_RULE = "openstack:networking/secGroupRule:SecGroupRule"
 FLOATING_IP_ASSOCIATE = "openstack:networking/floatingIpAssociate:FloatingIpAssociate"
+QUOTA_COMPUTE = "openstack:compute/quotaSetV2:QuotaSetV2"
+QUOTA_VOLUME = "openstack:blockstorage/quoteSetV3:QuoteSetV3"
+QUOTA_NETWORK = "openstack:networking/quotaV2:QuotaV2"
+ROLE_ASSIGNMENT = "openstack:identity/roleAssignment:RoleAssignment"
+KEYPAIR = "openstack:compute/keypair:Keypair"
+GROUP = "openstack:identity/groupV3:GroupV3"
+PROJECT = "openstack:identity/project:Project"
 
 TAGGED = (INSTANCE, PORT, NETWORK, SUBNET, ROUTER, SEC_GROUP, FLOATING_IP, VOLUME)
 """Types found by their tenant and logical-name tags (or metadata)."""
-KEYED = (VOLUME_ATTACH, ROUTER_INTERFACE, SEC_GROUP_RULE, FLOATING_IP_ASSOCIATE)
-"""Types found by the inputs the cloud keeps unique."""
+KEYED = (
+    VOLUME_ATTACH, ROUTER_INTERFACE, SEC_GROUP_RULE, FLOATING_IP_ASSOCIATE,
+    QUOTA_COMPUTE, QUOTA_VOLUME, QUOTA_NETWORK, ROLE_ASSIGNMENT, KEYPAIR, GROUP, PROJECT,
+)  # fmt: skip
+"""Types found by the inputs the cloud keeps unique (a project's quotas, a name in a domain)."""
 
 
 @dataclass(frozen=True, slots=True)

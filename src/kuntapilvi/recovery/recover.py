@@ -148,6 +148,7 @@ def recover(
     lease: dt.timedelta = locks.DEFAULT_LEASE,
     now: dt.datetime | None = None,
     this_host: str | None = None,
+    region: str = "",
 ) -> Report:
     report = Report(stack)
     now = now or dt.datetime.now(dt.UTC)
@@ -166,7 +167,7 @@ def recover(
     conn: Any = None
     if creates:
         conn = connect()
-        found = cloud.inventory(conn, stack, creates)
+        found = cloud.inventory(conn, stack, creates, region)
         known = state.known_ids(export)
         matches = {op.urn: match(op, stack, found, known) for op in creates}
     report.steps = plan(ops, matches, delete=delete, forget=forget)
