@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -116,10 +118,12 @@ def wipe(project: Project, conn: Any) -> None:
 def project(
     devcloud: dict[str, Any],
     admin_conn: Any,
-    tmp_path_factory: pytest.TempPathFactory,
     private_project: Callable[[Path, str], dict[str, str]],
 ) -> Iterator[Project]:
-    root = tmp_path_factory.mktemp("recovery")
+    # Not under pytest's shared temp root: other pytest runs on the machine prune it, and a
+    # state backend deleted mid-run would fail the cases for the wrong reason.
+    (REPO / ".state").mkdir(exist_ok=True)
+    root = Path(tempfile.mkdtemp(prefix="recovery-tests-", dir=REPO / ".state"))
     p = Project(root, private_project(root, "recovery-tests"))
     try:
         for stack in ("centre", STACK):
@@ -129,6 +133,7 @@ def project(
     finally:
         wipe(p, admin_conn)
         p.pulumi("destroy", "--stack", "centre", "--yes", "--skip-preview", check=False)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture
