@@ -97,7 +97,7 @@ def data_volume(
     """A volume holding tenant data: retained in the cloud when its service leaves the stack.
 
     Deleting the data is the explicit step `kuntapilvi data purge` (docs/operations.md)."""
-    meta = metadata(ctx.tenant.stack, service)
+    meta = metadata(ctx.tenant.stack, service, name=f"{prefix}-volume")
     backup = ctx.tenant.by_module("capacity.backup")
     if backup and backup[0].size is not None and backup[0].size.retention_days:
         meta["kuntapilvi-backup-retention-days"] = str(backup[0].size.retention_days)

@@ -95,7 +95,8 @@ def service_group(
         name=group_name,
         description=f"{service.card.id}@{service.card.version}",
         tenant_id=project_id,
-        tags=tags(tenant.stack, service),
+        # The logical name too, so `kuntapilvi recover` can find the group in the cloud.
+        tags=tags(tenant.stack, service, name=name),
         opts=opts,
     )
     port_rules(rule_prefix, group.id, project_id, service, tenant, management_cidr, opts)

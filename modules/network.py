@@ -100,7 +100,7 @@ class TenantNetwork(pulumi.ComponentResource):
             name=f"{tenant.stack}-{service.name}",
             tenant_id=args.project_id,
             admin_state_up=True,
-            tags=tags(tenant.stack, service),
+            tags=tags(tenant.stack, service, name=f"{base}-net"),
             opts=self._child,
         )
         subnet = openstack.networking.Subnet(
@@ -111,7 +111,7 @@ class TenantNetwork(pulumi.ComponentResource):
             cidr=str(cidr),
             ip_version=4,
             gateway_ip=str(next(cidr.hosts())),
-            tags=tags(tenant.stack, service),
+            tags=tags(tenant.stack, service, name=f"{base}-subnet"),
             opts=self._child,
         )
         router = openstack.networking.Router(
@@ -119,7 +119,7 @@ class TenantNetwork(pulumi.ComponentResource):
             name=f"{tenant.stack}-{service.name}",
             tenant_id=args.project_id,
             external_network_id=args.external_network_id,
-            tags=tags(tenant.stack, service),
+            tags=tags(tenant.stack, service, name=f"{base}-router"),
             opts=self._child,
         )
         interface = openstack.networking.RouterInterface(

@@ -57,7 +57,7 @@ def build_server(
         tenant_id=inputs.project_id,
         fixed_ips=[openstack.networking.PortFixedIpArgs(subnet_id=inputs.subnet_id)],
         security_group_ids=inputs.security_group_ids,
-        tags=tags(tenant.stack, service),
+        tags=tags(tenant.stack, service, name=f"{prefix}-port"),
         opts=admin,
     )
     instance = openstack.compute.Instance(
@@ -73,7 +73,8 @@ def build_server(
             if inputs.server_group_id is not None
             else None
         ),
-        metadata=metadata(tenant.stack, service),
+        # The logical name goes in metadata only: Nova tags are capped at 60 characters.
+        metadata=metadata(tenant.stack, service, name=f"{prefix}-server"),
         tags=tags(tenant.stack, service),
         opts=scoped,
     )

@@ -8,6 +8,7 @@ from kuntapilvi.cli import backup, cloud, data, devcloud, pr, site
 from kuntapilvi.cli.billing import invoice_command, report_command
 from kuntapilvi.cli.check import check_command
 from kuntapilvi.cli.plan import plan_command
+from kuntapilvi.cli.recover import orphans_command, recover_command
 from kuntapilvi.cli.schema import schema_command
 from kuntapilvi.cli.tenants import agreement_command, capacity_command, new_tenant_command
 from kuntapilvi.cli.validate import validate_command
@@ -27,6 +28,8 @@ app.command("agreement")(agreement_command)
 app.command("check")(check_command)
 app.command("invoice")(invoice_command)
 app.command("report")(report_command)
+app.command("recover")(recover_command)
+app.command("orphans")(orphans_command)
 app.add_typer(devcloud.app, name="devcloud")
 app.add_typer(data.app, name="data")
 app.add_typer(backup.app, name="backup")
