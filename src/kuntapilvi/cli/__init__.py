@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from kuntapilvi.cli import data, devcloud, pr
+from kuntapilvi.cli import data, devcloud, pr, rollout, state
 from kuntapilvi.cli.check import check_command
 from kuntapilvi.cli.plan import plan_command
 from kuntapilvi.cli.schema import schema_command
@@ -27,6 +27,8 @@ app.command("check")(check_command)
 app.add_typer(devcloud.app, name="devcloud")
 app.add_typer(data.app, name="data")
 app.add_typer(pr.app, name="pr")
+app.add_typer(rollout.app, name="rollout")
+app.add_typer(state.app, name="state")
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import Field, StringConstraints, model_validator
 
 from kuntapilvi.schema.common import Cidr, DnsLabel, IpAddress, Localized, StrictModel
+from kuntapilvi.schema.rollout import RolloutPolicy
 
 
 class AllocationPool(StrictModel):
@@ -121,6 +122,9 @@ class Centre(StrictModel):
     admin_ssh_keys: list[str] = Field(min_length=1, description="Public keys of centre admins")
     regions: list[Region] = Field(min_length=1)
     images: list[Image] = Field(min_length=1)
+    rollout: RolloutPolicy = Field(
+        default_factory=RolloutPolicy, description="How changes roll out to the fleet"
+    )
 
     @model_validator(mode="after")
     def _unique(self) -> Centre:
