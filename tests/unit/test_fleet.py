@@ -383,3 +383,34 @@ def test_the_shipped_catalogue_rollout_settings_load() -> None:
     data = yaml.safe_load((REPO / "catalog/centre.yaml").read_text())
     policy = RolloutPolicy.model_validate(data["rollout"])
     assert policy.waves[-1] == 100
+
+
+def test_the_newest_successful_preview_is_found_by_prefix(ledger: lg.Ledger) -> None:
+    for rid, status in (
+        ("pr-7-abc-1", lg.FAILED),
+        ("pr-7-abc-2", lg.SUCCEEDED),
+        ("pr-70-x-1", lg.SUCCEEDED),
+    ):
+        ledger.create_rollout(rid, "preview", "c", {}, {}, [])
+        ledger.set_status(rid, status)
+        time.sleep(0.01)
+    assert ledger.latest("pr-7-abc-", lg.SUCCEEDED) == "pr-7-abc-2"
+    assert ledger.latest("pr-7-", lg.FAILED) == "pr-7-abc-1"
+    assert ledger.latest("pr-8-", lg.SUCCEEDED) is None
+
+
+def test_history_objects_are_copied_between_file_backends(tmp_path: Path) -> None:
+    from kuntapilvi.fleet.migrate import _copy_history
+
+    source, target = tmp_path / "a", tmp_path / "b"
+    history = source / ".pulumi/history/organization/kuntapilvi/espoo"
+    history.mkdir(parents=True)
+    (history / "espoo-1.history.json").write_text('{"kind": "update"}')
+    (history / "espoo-1.checkpoint.json").write_text("{}")
+    (history / "espoo-1.checkpoint.json.bak").write_text("{}")
+    other = source / ".pulumi/history/organization/kuntapilvi/turku"
+    other.mkdir(parents=True)
+    (other / "turku-1.history.json").write_text("{}")
+    assert _copy_history(f"file://{source}", f"file://{target}", "espoo") == 2
+    copied = sorted(p.name for p in (target / ".pulumi/history").rglob("*.json"))
+    assert copied == ["espoo-1.checkpoint.json", "espoo-1.history.json"]

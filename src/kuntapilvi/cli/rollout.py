@@ -152,11 +152,15 @@ def _go(
         rid = rollout_id or f"{action}-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
         commit = ro.commit_of(root)
         existing = book.rollout(rid)
-        if previewed is not None and existing is None:
-            rows = book.stacks(previewed)
-            if book.rollout(previewed) is None:
-                raise KuntapilviError(f"no preview '{previewed}' in the ledger")
-            drifted = ro.drift(fleet, rows)
+        if previewed is not None and existing is None and fleet.to_apply:
+            # An exact id, or the newest successful preview whose id starts with it.
+            found = previewed if book.rollout(previewed) else book.latest(previewed, lg.SUCCEEDED)
+            if found is None:
+                err.print(
+                    f"refused: no successful preview '{previewed}' in the ledger", markup=False
+                )
+                raise typer.Exit(EXIT_INVALID)
+            drifted = ro.drift(fleet, book.stacks(found))
             if drifted:
                 for d in drifted:
                     err.print(f"refused: {d.stack} {d.what}", markup=False)
@@ -167,7 +171,8 @@ def _go(
                 )
                 raise typer.Exit(EXIT_INVALID)
         if existing is None and not fleet.to_apply:
-            ro.create(book, rid, action, fleet, commit, {})
+            if ro.create(book, rid, action, fleet, commit, {}):
+                book.set_status(rid, lg.SUCCEEDED)
             err.print(f"rollout {rid}: nothing to {action}: every stack matches its fingerprint")
             return
         options = {"concurrency": concurrency, "parallel": parallel, "check": check}

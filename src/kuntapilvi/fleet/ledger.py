@@ -259,9 +259,15 @@ class Ledger:
             "plan": json.loads(r[5]), "options": json.loads(r[6]), "halted_reason": r[7],
         }  # fmt: skip
 
-    def latest(self) -> str | None:
+    def latest(self, prefix: str = "", status: str | None = None) -> str | None:
+        """The newest rollout whose id starts with `prefix` (and has `status`)."""
+        text = "SELECT id FROM kuntapilvi_rollout WHERE id LIKE %s ESCAPE '\\'"
+        params: tuple[Any, ...] = (prefix.replace("%", "").replace("_", "\\_") + "%",)
+        if status is not None:
+            text += " AND status = %s"
+            params += (status,)
         with self.tx() as cur:
-            cur.execute("SELECT id FROM kuntapilvi_rollout ORDER BY created DESC LIMIT 1")
+            cur.execute(text + " ORDER BY created DESC LIMIT 1", params)
             r = cur.fetchone()
         return r[0] if r else None
 

@@ -92,7 +92,13 @@ class Store:
             return
         import psycopg
 
-        json.loads(data)  # the table's column is JSON: refuse anything else before writing
+        try:
+            json.loads(data)  # the table's column is JSON: refuse anything else before writing
+        except ValueError:
+            raise KuntapilviError(
+                f"{key} is not JSON (gzip-compressed state?); PostgreSQL keeps JSON only: "
+                "unset PULUMI_DIY_BACKEND_GZIP, run a no-op `pulumi up` and migrate again"
+            ) from None
         with psycopg.connect(self.dsn, connect_timeout=10) as conn:
             conn.execute(
                 f"INSERT INTO {self.table} (key, data) VALUES (%s, %s::json)"
