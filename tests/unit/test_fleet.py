@@ -414,3 +414,20 @@ def test_history_objects_are_copied_between_file_backends(tmp_path: Path) -> Non
     assert _copy_history(f"file://{source}", f"file://{target}", "espoo") == 2
     copied = sorted(p.name for p in (target / ".pulumi/history").rglob("*.json"))
     assert copied == ["espoo-1.checkpoint.json", "espoo-1.history.json"]
+
+
+def test_a_recovered_stack_runs_on_the_next_resume(project: Path, ledger: lg.Ledger) -> None:
+    applied_everything(project, ledger)
+    opts = start(project, ledger, canary=[], failure_tolerance="5")
+    rows = {r.stack: r for r in ledger.stacks("r1")}
+    assert ledger.claim("r1", rows["lahti"].wave_index, "dead") == "lahti"
+    locks = {"lahti": ["lock.json"]}
+    resume(ledger, "r1", lambda s: locks.get(s, []), Recorder(), 0.0)
+    engine = FakeEngine()
+    execute(ledger, "r1", opts, engine, Recorder())
+    assert "lahti" not in engine.runs
+    locks.clear()  # kuntapilvi recover lahti
+    resume(ledger, "r1", lambda s: locks.get(s, []), Recorder(), 0.0)
+    record = execute(ledger, "r1", opts, engine, Recorder())
+    assert engine.runs.count("lahti") == 1
+    assert record["status"] == lg.SUCCEEDED

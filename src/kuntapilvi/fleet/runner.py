@@ -273,4 +273,9 @@ def resume(
         else:
             ledger.requeue(rollout_id, stack)
             display.note(f"{stack}: its run was killed before it applied; queued again")
-    # Locked stacks stay locked until recovered: they count against the tolerance again.
+    # A stack locked by an earlier kill runs again once `kuntapilvi recover` has cleared its
+    # lock; while the lock is there it stays locked and counts against the tolerance.
+    for row in ledger.stacks(rollout_id):
+        if row.status == lg.LOCKED and not locked(row.stack):
+            ledger.requeue(rollout_id, row.stack)
+            display.note(f"{row.stack}: its lock is gone (recovered); queued again")
