@@ -431,3 +431,40 @@ def test_a_recovered_stack_runs_on_the_next_resume(project: Path, ledger: lg.Led
     record = execute(ledger, "r1", opts, engine, Recorder())
     assert engine.runs.count("lahti") == 1
     assert record["status"] == lg.SUCCEEDED
+
+
+def test_cli_plan_and_a_no_op_up_that_runs_no_engine(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json as _json
+
+    from typer.testing import CliRunner
+
+    from kuntapilvi.cli import app
+
+    url = f"sqlite://{tmp_path / 'cli.db'}"
+    book = lg.Ledger(url)
+    applied_everything(project, book)
+    book.close()
+    stub = tmp_path / "bin"
+    stub.mkdir()
+    (stub / "pulumi").write_text("#!/bin/sh\necho engine-ran >&2\nexit 99\n")
+    (stub / "pulumi").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{stub}:{__import__('os').environ['PATH']}")
+    monkeypatch.setenv("KUNTAPILVI_ROOT", str(project))
+    monkeypatch.setenv("KUNTAPILVI_LEDGER_URL", url)
+    monkeypatch.setenv("KUNTAPILVI_TODAY", DAY.isoformat())
+    runner = CliRunner()
+    noop = runner.invoke(app, ["rollout", "up"])
+    assert noop.exit_code == 0, noop.output
+    assert "nothing to up" in noop.output and "engine-ran" not in noop.output
+    edit(project / "catalog/cards/office/print.yaml", "port: 631", "port: 632")
+    planned = runner.invoke(app, ["rollout", "plan", "--format", "json"])
+    assert planned.exit_code == 0, planned.output
+    data = _json.loads(planned.output)
+    assert {s["stack"] for s in data["stacks"] if s["action"] == "up"} == PRINT_USERS
+    # The stub engine fails: the stacks fail, the rollout halts, exit 1, reports are written.
+    failed = runner.invoke(app, ["rollout", "up", "--id", "x", "--reports", str(tmp_path / "r")])
+    assert failed.exit_code == 1
+    assert (tmp_path / "r" / "rollout.junit.xml").is_file()
+    assert _json.loads((tmp_path / "r" / "rollout.json").read_text())["status"] == lg.HALTED

@@ -49,8 +49,25 @@ Reports = Annotated[
     Path | None, typer.Option(help="Folder for logs, rollout.json and rollout.junit.xml")
 ]
 PolicyPack = Annotated[
-    str, typer.Option(help="Policy pack folder; 'none' to run without (never in CI)")
+    str | None,
+    typer.Option(
+        help="Policy pack folder (default KUNTAPILVI_POLICY_PACK, else the project's policy/); "
+        "'none' to run without (never in CI)"
+    ),
 ]
+
+
+def policy_pack_path(root: Path, given: str | None) -> Path | None:
+    value = given or os.environ.get("KUNTAPILVI_POLICY_PACK")
+    if value == "none":
+        return None
+    if value:
+        return Path(value).resolve()
+    if (root / "policy").is_dir():
+        return root / "policy"
+    from kuntapilvi.project import checkout_root
+
+    return checkout_root() / "policy"
 
 
 def _ledger(root: Path, url: str | None) -> lg.Ledger:
@@ -141,7 +158,7 @@ def _go(
     parallel: int | None,
     check: bool | None,
     reports: Path | None,
-    policy_pack: str,
+    policy_pack: str | None,
     previewed: str | None = None,
 ) -> None:
     root = find_root().root
@@ -198,14 +215,14 @@ def _execute(
     parallel: int | None,
     check: bool | None,
     reports: Path | None,
-    policy_pack: str,
+    policy_pack: str | None,
     policy: object,
 ) -> None:
     from kuntapilvi.schema.rollout import RolloutPolicy
 
     assert isinstance(policy, RolloutPolicy)
     folder = reports or root / "reports" / "rollout" / rid
-    pack = None if policy_pack == "none" else (root / policy_pack)
+    pack = policy_pack_path(root, policy_pack)
     opts = Options(
         action=action,
         policy=policy,
@@ -247,7 +264,7 @@ def preview_command(
     concurrency: Concurrency = None,
     parallel: Parallel = None,
     reports: Reports = None,
-    policy_pack: PolicyPack = "policy",
+    policy_pack: PolicyPack = None,
 ) -> None:
     """Preview every affected stack with the policy pack, wave by wave (nothing is applied)."""
     _go("preview", rollout_id, ledger, concurrency, parallel, False, reports, policy_pack)
@@ -262,7 +279,7 @@ def up_command(
     parallel: Parallel = None,
     check: Check = None,
     reports: Reports = None,
-    policy_pack: PolicyPack = "policy",
+    policy_pack: PolicyPack = None,
     previewed: Annotated[
         str | None,
         typer.Option(help="Refuse unless every stack's inputs equal this preview rollout's"),
@@ -314,7 +331,7 @@ def resume_command(
     parallel: Parallel = None,
     check: Check = None,
     reports: Reports = None,
-    policy_pack: PolicyPack = "policy",
+    policy_pack: PolicyPack = None,
 ) -> None:
     """Continue a halted or killed rollout; finished stacks are not run again."""
     root = find_root().root
