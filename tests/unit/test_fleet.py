@@ -468,3 +468,14 @@ def test_cli_plan_and_a_no_op_up_that_runs_no_engine(
     assert failed.exit_code == 1
     assert (tmp_path / "r" / "rollout.junit.xml").is_file()
     assert _json.loads((tmp_path / "r" / "rollout.json").read_text())["status"] == lg.HALTED
+
+
+def test_markdown_status_sums_resource_changes_per_wave(project: Path, ledger: lg.Ledger) -> None:
+    from kuntapilvi.cli.rollout import markdown_status
+
+    applied_everything(project, ledger)
+    opts = start(project, ledger, failure_tolerance="5")
+    record = execute(ledger, "r1", opts, FakeEngine(fail={"lahti"}), Recorder())
+    text = markdown_status(record, ledger.stacks("r1"))
+    assert "| canary | 1 | 1 succeeded | 1 updated |" in text
+    assert "**lahti** failed" in text

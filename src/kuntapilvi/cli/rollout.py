@@ -150,6 +150,40 @@ def markdown(fleet: FleetPlan) -> str:
     return "\n".join(lines) + "\n"
 
 
+def markdown_status(record: dict[str, object], rows: list[lg.StackRow]) -> str:
+    """A rollout (a pull request's preview) per wave: stacks, results and resource changes."""
+    lines = [
+        f"#### Rollout `{record['id']}` ({record['action']}): {record['status']}",
+        "",
+        "| wave | stacks | results | resource changes |",
+        "| --- | --- | --- | --- |",
+    ]
+    waves: dict[str, list[lg.StackRow]] = {}
+    for r in rows:
+        waves.setdefault(r.wave, []).append(r)
+    for wave, members in waves.items():
+        results: dict[str, int] = {}
+        changes: dict[str, int] = {}
+        for r in members:
+            results[r.status] = results.get(r.status, 0) + 1
+            for kind, n in (r.changes or {}).items():
+                if kind != "unchanged":
+                    changes[kind] = changes.get(kind, 0) + n
+        lines.append(
+            f"| {wave} | {len(members)} | "
+            + ", ".join(f"{n} {s}" for s, n in sorted(results.items()))
+            + " | "
+            + (", ".join(f"{n} {k}" for k, n in sorted(changes.items())) or "none")
+            + " |"
+        )
+    bad = [r for r in rows if r.status in (lg.FAILED, lg.LOCKED, lg.REFUSED)]
+    for r in bad[:10]:
+        lines.append(f"\n- **{r.stack}** {r.status}: {r.message}")
+    if record.get("halted_reason"):
+        lines.append(f"\nHalted: {record['halted_reason']}")
+    return "\n".join(lines) + "\n"
+
+
 def _go(
     action: str,
     rollout_id: str | None,
@@ -313,6 +347,9 @@ def status_command(
         book.close()
     if fmt is OutputFormat.JSON:
         out.print(json.dumps(report_json(record, rows), indent=2), markup=False)
+        return
+    if fmt is OutputFormat.MARKDOWN:
+        out.print(markdown_status(record, rows), markup=False, end="")
         return
     for r in rows:
         detail = r.message or (json.dumps(r.changes, sort_keys=True) if r.changes else "")
