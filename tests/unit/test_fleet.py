@@ -403,12 +403,13 @@ def test_history_objects_are_copied_between_file_backends(tmp_path: Path) -> Non
     from kuntapilvi.fleet.migrate import _copy_history
 
     source, target = tmp_path / "a", tmp_path / "b"
-    history = source / ".pulumi/history/organization/kuntapilvi/espoo"
+    history = source / ".pulumi/history/kuntapilvi/espoo"
     history.mkdir(parents=True)
     (history / "espoo-1.history.json").write_text('{"kind": "update"}')
     (history / "espoo-1.checkpoint.json").write_text("{}")
     (history / "espoo-1.checkpoint.json.bak").write_text("{}")
-    other = source / ".pulumi/history/organization/kuntapilvi/turku"
+    (history / "espoo-1.history.json.attrs").write_text("{}")
+    other = source / ".pulumi/history/kuntapilvi/turku"
     other.mkdir(parents=True)
     (other / "turku-1.history.json").write_text("{}")
     assert _copy_history(f"file://{source}", f"file://{target}", "espoo") == 2

@@ -150,10 +150,12 @@ def migrate(
 
 def _copy_history(source: str, target: str, stack: str) -> int:
     src, dst = Store(source), Store(target)
-    prefix = f".pulumi/history/organization/{PROJECT}/{stack}/"
+    # pkg/backend/diy/store.go (project-scoped stacks): .pulumi/history/<project>/<stack>/
+    prefix = f".pulumi/history/{PROJECT}/{stack}/"
     count = 0
     for key in src.keys(prefix):
-        if key.endswith(".bak"):
+        # Backups, and the file store's metadata sidecars (go-cloud's fileblob), stay behind.
+        if key.endswith((".bak", ".attrs")):
             continue
         dst.write(key, src.read(key))
         count += 1
