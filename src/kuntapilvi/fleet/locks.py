@@ -22,20 +22,29 @@ def stack_locks(backend_url: str, stack: str) -> list[str]:
     if backend_url.startswith(("postgres://", "postgresql://")):
         import psycopg
 
-        parts = urlsplit(backend_url)
-        query = parse_qs(parts.query)
-        table = query.pop("table", ["pulumi_state"])[0]
-        if not table.replace("_", "").isalnum():
-            return []
-        rest = "&".join(f"{k}={v[0]}" for k, v in query.items())
-        dsn = urlunsplit((parts.scheme, parts.netloc, parts.path, rest, ""))
+        dsn, table, prefix = postgres_store(backend_url)
         with psycopg.connect(dsn, connect_timeout=10) as conn:
             rows = conn.execute(
-                f"SELECT key FROM {table} WHERE key LIKE %s",  # table: checked above
-                (lock_prefix(stack) + "%",),
+                f"SELECT key FROM {table} WHERE key LIKE %s",  # table: checked identifier
+                (prefix + lock_prefix(stack) + "%",),
             ).fetchall()
         return sorted(r[0] for r in rows)
     return []
+
+
+def postgres_store(backend_url: str) -> tuple[str, str, str]:
+    """libpq DSN, table and key prefix of Pulumi's PostgreSQL backend URL. The backend keeps
+    the URL's path (the database name) as a prefix of every key, as it does a bucket's
+    sub-folder (pkg/backend/diy/backend.go, blob.PrefixedBucket)."""
+    parts = urlsplit(backend_url)
+    query = parse_qs(parts.query)
+    table = query.pop("table", ["pulumi_state"])[0]
+    if not table.replace("_", "").isalnum():
+        raise ValueError(f"table name '{table}' is not a plain identifier")
+    rest = "&".join(f"{k}={v[0]}" for k, v in query.items())
+    dsn = urlunsplit((parts.scheme, parts.netloc, parts.path, rest, ""))
+    sub = parts.path.lstrip("/")
+    return dsn, table, (sub.rstrip("/") + "/") if sub else ""
 
 
 def recovery_command(stack: str) -> str:

@@ -6,11 +6,12 @@ stack's own secrets provider, so the same passphrase keeps working). Pulumi has 
 moves an update history, so the history records (`.pulumi/history/...`: one summary and one
 checkpoint per past update) are copied object by object when both ends are backends this module
 can read, file or PostgreSQL; `pulumi stack history` then lists the same updates in the target.
-Backups the engine writes beside a checkpoint (`.json.bak`) are not copied.
+Backups the engine writes beside a checkpoint (`.json.bak`, `backups/`) are not copied.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -18,10 +19,9 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from kuntapilvi.errors import KuntapilviError
-from kuntapilvi.fleet.locks import PROJECT
+from kuntapilvi.fleet.locks import PROJECT, postgres_store
 
 
 @dataclass(slots=True)
@@ -41,13 +41,10 @@ class Store:
             self.table = ""
         elif url.startswith(("postgres://", "postgresql://")):
             self.folder = None
-            parts = urlsplit(url)
-            query = parse_qs(parts.query)
-            self.table = query.pop("table", ["pulumi_state"])[0]
-            if not self.table.replace("_", "").isalnum():
-                raise KuntapilviError(f"table name '{self.table}' is not a plain identifier")
-            rest = "&".join(f"{k}={v[0]}" for k, v in query.items())
-            self.dsn = urlunsplit((parts.scheme, parts.netloc, parts.path, rest, ""))
+            try:
+                self.dsn, self.table, self.prefix = postgres_store(url)
+            except ValueError as exc:
+                raise KuntapilviError(str(exc)) from None
         else:
             raise KuntapilviError(
                 f"cannot copy history from or to '{url.split('://')[0]}://' backends; "
@@ -67,9 +64,9 @@ class Store:
         with psycopg.connect(self.dsn, connect_timeout=10) as conn:
             rows = conn.execute(
                 f"SELECT key FROM {self.table} WHERE key LIKE %s ORDER BY key",  # checked name
-                (prefix + "%",),
+                (self.prefix + prefix + "%",),
             ).fetchall()
-        yield from (r[0] for r in rows)
+        yield from (r[0].removeprefix(self.prefix) for r in rows)
 
     def read(self, key: str) -> bytes:
         if self.folder is not None:
@@ -78,11 +75,12 @@ class Store:
 
         with psycopg.connect(self.dsn, connect_timeout=10) as conn:
             row = conn.execute(
-                f"SELECT data::text FROM {self.table} WHERE key = %s", (key,)
+                f"SELECT data->>'data' FROM {self.table} WHERE key = %s", (self.prefix + key,)
             ).fetchone()
-        if row is None:
+        if row is None or row[0] is None:
             raise KuntapilviError(f"{key} vanished from the source while copying")
-        return str(row[0]).encode()
+        # pkg/backend/diy/postgres/bucket.go keeps each object as {"data": "<base64>"}.
+        return base64.b64decode(row[0])
 
     def write(self, key: str, data: bytes) -> None:
         if self.folder is not None:
@@ -92,18 +90,12 @@ class Store:
             return
         import psycopg
 
-        try:
-            json.loads(data)  # the table's column is JSON: refuse anything else before writing
-        except ValueError:
-            raise KuntapilviError(
-                f"{key} is not JSON (gzip-compressed state?); PostgreSQL keeps JSON only: "
-                "unset PULUMI_DIY_BACKEND_GZIP, run a no-op `pulumi up` and migrate again"
-            ) from None
+        wrapped = json.dumps({"data": base64.b64encode(data).decode()})
         with psycopg.connect(self.dsn, connect_timeout=10) as conn:
             conn.execute(
                 f"INSERT INTO {self.table} (key, data) VALUES (%s, %s::json)"
                 " ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data, updated_at = now()",
-                (key, data.decode()),
+                (self.prefix + key, wrapped),
             )
 
 
