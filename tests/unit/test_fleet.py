@@ -480,3 +480,9 @@ def test_markdown_status_sums_resource_changes_per_wave(project: Path, ledger: l
     text = markdown_status(record, ledger.stacks("r1"))
     assert "| canary | 1 | 1 succeeded | 1 updated |" in text
     assert "**lahti** failed" in text
+
+
+def test_ledger_times_keep_sub_second_precision_in_postgres_too() -> None:
+    # PostgreSQL's REAL is float4: today's epoch seconds round to about two minutes there.
+    assert not any(" REAL" in statement for statement in lg.SCHEMA)
+    assert "started DOUBLE PRECISION" in lg.SCHEMA[1]

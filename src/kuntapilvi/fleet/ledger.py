@@ -29,13 +29,15 @@ LOCKED = "locked"  # a lock left by a killed run: needs `kuntapilvi recover`
 REFUSED = "refused"  # its inputs drifted from what was previewed
 FINISHED = (SUCCEEDED, FAILED, HALTED, LOCKED, REFUSED)
 
+# Times are epoch seconds in DOUBLE PRECISION: PostgreSQL's REAL (float4) rounds today's epoch to
+# about two minutes, which broke durations and the dead-runner test (seen on devcloud).
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS kuntapilvi_rollout (
         id TEXT PRIMARY KEY,
         action TEXT NOT NULL,
         commit_id TEXT NOT NULL,
         status TEXT NOT NULL,
-        created REAL NOT NULL,
+        created DOUBLE PRECISION NOT NULL,
         plan TEXT NOT NULL,
         options TEXT NOT NULL,
         halted_reason TEXT
@@ -52,9 +54,9 @@ SCHEMA = (
         reasons TEXT NOT NULL,
         runner TEXT,
         attempts INTEGER NOT NULL DEFAULT 0,
-        started REAL,
-        finished REAL,
-        heartbeat REAL,
+        started DOUBLE PRECISION,
+        finished DOUBLE PRECISION,
+        heartbeat DOUBLE PRECISION,
         changes TEXT,
         message TEXT,
         PRIMARY KEY (rollout_id, stack)
@@ -67,7 +69,7 @@ SCHEMA = (
         monthly TEXT,
         rollout_id TEXT,
         commit_id TEXT,
-        applied REAL NOT NULL
+        applied DOUBLE PRECISION NOT NULL
     )""",
 )
 
