@@ -53,6 +53,26 @@ export PATH
 export PULUMI_HOME="${KUNTAPILVI_PULUMI_HOME:-$KUNTAPILVI_CACHE/engine/pulumi-home}"
 mkdir -p "$PULUMI_HOME"
 
+# KUNTAPILVI_STATE=postgres: the private PostgreSQL that scripts/postgres started (state backend
+# and rollout ledger), with the same local passphrase as the file backend.
+if [ "${KUNTAPILVI_STATE:-}" = postgres ] && [ -z "${KUNTAPILVI_BACKEND_URL:-}" ]; then
+  _kp_pg_env="${KUNTAPILVI_POSTGRES_STATE:-$KUNTAPILVI_ROOT/.state/postgres}/env"
+  if [ -f "$_kp_pg_env" ]; then
+    # shellcheck disable=SC1090
+    . "$_kp_pg_env"
+    if [ -z "${PULUMI_CONFIG_PASSPHRASE+set}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ]; then
+      _kp_pass="$KUNTAPILVI_ROOT/.state/pulumi-passphrase"
+      if [ ! -s "$_kp_pass" ]; then
+        (umask 077 && od -An -N24 -tx1 /dev/urandom | tr -d ' \n' > "$_kp_pass")
+      fi
+      export PULUMI_CONFIG_PASSPHRASE_FILE="$_kp_pass"
+    fi
+  else
+    echo "scripts/env.sh: KUNTAPILVI_STATE=postgres, but no database yet: run scripts/postgres start" >&2
+  fi
+  unset _kp_pg_env
+fi
+
 if [ -n "${KUNTAPILVI_BACKEND_URL:-}" ]; then
   export PULUMI_BACKEND_URL="$KUNTAPILVI_BACKEND_URL"
 else

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from kuntapilvi.cli import backup, cloud, data, devcloud, pr, site
+from kuntapilvi.cli import backup, cloud, data, devcloud, pr, rollout, site, state
 from kuntapilvi.cli.billing import invoice_command, report_command
 from kuntapilvi.cli.check import check_command
 from kuntapilvi.cli.plan import plan_command
@@ -36,6 +36,8 @@ app.add_typer(backup.app, name="backup")
 app.add_typer(pr.app, name="pr")
 app.add_typer(cloud.app, name="cloud")
 app.add_typer(site.app, name="site")
+app.add_typer(rollout.app, name="rollout")
+app.add_typer(state.app, name="state")
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ from kuntapilvi.schema.common import (
     SingleLine,
     StrictModel,
 )
+from kuntapilvi.schema.rollout import RolloutPolicy
 
 
 class AllocationPool(StrictModel):
@@ -130,6 +131,9 @@ class Centre(StrictModel):
     )
     regions: list[Region] = Field(min_length=1)
     images: list[Image] = Field(min_length=1)
+    rollout: RolloutPolicy = Field(
+        default_factory=RolloutPolicy, description="How changes roll out to the fleet"
+    )
 
     @model_validator(mode="after")
     def _unique(self) -> Centre:

@@ -1,0 +1,1 @@
+"""Rolling a change out to every stack it affects: fingerprints, waves, ledger, runners."""
