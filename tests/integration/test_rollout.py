@@ -139,11 +139,6 @@ def fleet(
             "KUNTAPILVI_LEDGER_URL": url,
             "PGPASSFILE": pgpass,
             "KUNTAPILVI_RETRY_WAIT": "1",
-            # Without the policy pack: on `up` of a new tenant with servers, its
-            # catalogue-flavors-and-images policy rejects the flavor and image ids the centre
-            # really published (seen here; tests/integration/test_policy_pack.py's `up` has no
-            # servers). The rollout passes --policy-pack to every run, as unit-tested.
-            "KUNTAPILVI_POLICY_PACK": "none",
             "NO_COLOR": "1",
         }
     )
