@@ -95,8 +95,9 @@ def test_service_configs_admit_the_offices_and_no_other_tenant() -> None:
 @pytest.mark.parametrize(
     ("old", "new", "code"),
     [
-        ("[172.20.0.0/16, ", "[0.0.0.0/0, ", "office-network.too-wide"),
-        ("[172.20.0.0/16, ", "[128.0.0.0/1, ", "office-network.too-wide"),
+        # The world is refused first by the parameter type itself (cidr-list, no allow_world).
+        ("[172.20.0.0/16, ", "[0.0.0.0/0, ", "service.bad-param"),
+        ("[172.20.0.0/16, ", "[128.0.0.0/1, ", "service.bad-param"),
         ("[172.20.0.0/16, ", "[172.22.0.0/16, ", "office-network.overlap"),  # turku's offices
         ("[172.20.0.0/16, ", "[10.72.0.0/16, ", "office-network.overlap"),  # kajaani's block
         ("[172.20.0.0/16, ", "[10.64.0.0/24, ", "office-network.overlap"),  # its own block

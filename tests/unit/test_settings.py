@@ -89,5 +89,6 @@ def test_without_a_cloud_the_program_says_how_to_name_one_but_mocks_need_none() 
         provider_args(Settings.defaults(), "fi-kaj-1")
     assert provider_args(Settings.defaults(), "fi-kaj-1", mocks=True) == {
         **MOCK_AUTH,
+        "cloud": "",  # never an ambient OS_CLOUD (kuntapilvi.cloud.NO_CLOUD)
         "region": "fi-kaj-1",
     }

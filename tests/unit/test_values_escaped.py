@@ -67,9 +67,9 @@ def test_line_breaks_in_catalogue_text_are_refused(
     ("template", "key", "value"),
     [
         ("cloud-init/file-share.yaml.j2", "name", "Lahti levyjako\n[root]\n   guest ok = yes"),
-        ("cloud-init/time.yaml.j2", "block", "10.0.0.0/8\nallow 0.0.0.0/0"),
-        ("cloud-init/print.yaml.j2", "block", "10.0.0.0/8\n  Allow from all"),
-        ("cloud-init/mail-relay.yaml.j2", "block", "10.0.0.0/8\nmynetworks = 0.0.0.0/0"),
+        ("cloud-init/time.yaml.j2", "admitted", "10.0.0.0/8\nallow 0.0.0.0/0"),
+        ("cloud-init/print.yaml.j2", "admitted", "10.0.0.0/8\n  Allow from all"),
+        ("cloud-init/mail-relay.yaml.j2", "admitted", "10.0.0.0/8\nmynetworks = 0.0.0.0/0"),
         ("cloud-init/directory.yaml.j2", "domain", "x.fi\nslapd slapd/x string y"),
     ],
 )
@@ -82,7 +82,11 @@ def test_render_refuses_a_line_break_in_a_config_value(
                    s.card.server.template == template)
     context = userdata_context(model, tenant, service)
     render(repo.templates, template, context)  # the real values render
-    context["tenant"] = {**context["tenant"], key: value}
+    if key == "admitted":
+        # The networks an office service admits (kuntapilvi.reach), one of them poisoned.
+        context["admitted"] = [{**context["admitted"][0], "cidr": value}, *context["admitted"][1:]]
+    else:
+        context["tenant"] = {**context["tenant"], key: value}
     with pytest.raises(InvalidInput, match="configuration file"):
         render(repo.templates, template, context)
 
@@ -100,14 +104,18 @@ def test_world_networks_are_refused(project: ProjectPaths, world: str) -> None:
 
 
 def test_a_card_may_allow_world_networks(project: ProjectPaths) -> None:
+    """`allow_world` lifts the parameter type's refusal; the WAN link's prefixes are also the
+    tenant's office networks, which the office-network rule never lets be the world."""
     edit(project, "catalog/cards/network/wan-link.yaml", "type: cidr-list",
          "type: cidr-list\n    allow_world: true")
     edit(project, ESPOO, "wan_prefixes: [172.20.0.0/16,", "wan_prefixes: [0.0.0.0/0,")
-    assert validate(project).ok
+    codes = {f.code for f in validate(project).errors}
+    assert "service.bad-param" not in codes
+    assert "office-network.too-wide" in codes
 
 
 def test_private_networks_pass(project: ProjectPaths) -> None:
-    edit(project, ESPOO, "wan_prefixes: [172.20.0.0/16,", "wan_prefixes: [10.0.0.0/8,")
+    edit(project, ESPOO, "wan_prefixes: [172.20.0.0/16,", "wan_prefixes: [192.168.0.0/16,")
     assert validate(project).ok
 
 
