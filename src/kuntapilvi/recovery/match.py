@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kuntapilvi.recovery.state import PendingOp
-from modules.tags import NAME_KEY, PREFIX
+from kuntapilvi_modules.tags import NAME_KEY, PREFIX
 
 TENANT_KEY = f"{PREFIX}-tenant"
 

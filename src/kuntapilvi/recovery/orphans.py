@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from kuntapilvi.recovery.match import INSTANCE, VOLUME, CloudResource, short
-from modules.tags import PREFIX
+from kuntapilvi_modules.tags import PREFIX
 
 CARD_KEY = f"{PREFIX}-card"
 SERVICE_KEY = f"{PREFIX}-service"
