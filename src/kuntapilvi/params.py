@@ -66,7 +66,7 @@ def problem(param: Parameter, value: Any) -> str | None:
 
 def describe(param: Parameter) -> str:
     """A short statement of what is accepted, for fixes."""
-    parts = [param.type]
+    parts: list[str] = [param.type]
     if param.minimum is not None or param.maximum is not None:
         lo = "" if param.minimum is None else f"{param.minimum:g}"
         hi = "" if param.maximum is None else f"{param.maximum:g}"
