@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import types
 import typing
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -90,7 +91,7 @@ def _field_names(model: type[BaseModel]) -> list[str]:
     return [f.alias or name for name, f in model.model_fields.items() if name != "schema_"]
 
 
-def _fix_for(err: dict[str, Any], root: type[BaseModel], loc: Loc) -> str:
+def _fix_for(err: Mapping[str, Any], root: type[BaseModel], loc: Loc) -> str:
     kind = err["type"]
     ctx = err.get("ctx") or {}
     name = str(loc[-1]) if loc else "the value"

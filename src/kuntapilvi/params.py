@@ -117,7 +117,7 @@ def problem(param: Parameter, value: Any) -> str | None:
 
 def describe(param: Parameter) -> str:
     """A short statement of what is accepted, for fixes."""
-    parts = [param.type]
+    parts: list[str] = [param.type]
     if param.type in ("cidr", "cidr-list") and not param.allow_world:
         parts.append(f"networks of /{WORLD_PREFIX} or longer, e.g. 10.1.0.0/16 (never 0.0.0.0/0)")
     if param.minimum is not None or param.maximum is not None:

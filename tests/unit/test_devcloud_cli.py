@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 from pathlib import Path
 from typing import Any
@@ -166,3 +167,33 @@ def test_unexpected_step_error_becomes_one_sentence(tmp_path: Path) -> None:
     assert info.value.message == (
         "Step 'catalogue' failed: ConnectionError: Failed to connect to 127.0.0.1:5000")
     assert info.value.log == tmp_path / "keystone.log"
+
+
+def test_the_program_reaches_devcloud_through_what_devcloud_env_exports(
+    state: Paths, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No devcloud import in the program: `eval "$(kuntapilvi devcloud env)"` is the link."""
+    from kuntapilvi.cloud import provider_args
+    from kuntapilvi.settings import Settings
+
+    state.ensure()
+    lifecycle.context(state)
+    credentials.write_clouds_yaml(state)
+    for key in [k for k in os.environ if k.startswith("OS_")]:
+        monkeypatch.delenv(key)
+    info = credentials.connection_info(state)
+    for key, value in info["environ"].items():
+        if key in ("OS_CLOUD", "OS_CLIENT_CONFIG_FILE") or key.startswith("KUNTAPILVI_"):
+            monkeypatch.setenv(key, value)
+    settings = Settings.from_env()
+    assert settings.shared_control_plane
+    assert settings.image_dir == Path(info["base_image"]).parent
+    args = provider_args(settings, "fi-kaj-1")
+    config = info["pulumi_config"]
+    assert (args["auth_url"], args["user_name"], args["password"], args["tenant_name"]) == (
+        config["openstack:authUrl"],
+        config["openstack:userName"],
+        config["openstack:password"],
+        config["openstack:tenantName"],
+    )
+    assert args["region"] == "fi-kaj-1"

@@ -79,10 +79,12 @@ class FakeManager:
         self.started: list[dict[str, Any]] = []
         self.stopped: list[str] = []
         self.fail: Exception | None = None
-        self.store = SimpleNamespace(hosts=lambda: list(self.records.values()))
         self.volume_calls: list[tuple[str, list[VolumeSpec]]] = []
         self.fail_volumes: Exception | None = None
         self.known_volumes: list[set[str]] = []
+
+    def host_records(self) -> list[HostRecord]:
+        return list(self.records.values())
 
     def add(self, name: str, server_id: str = "", alive: bool = True) -> HostRecord:
         pid, start = ALIVE if alive else (0, 0)

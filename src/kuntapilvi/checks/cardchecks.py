@@ -77,7 +77,7 @@ def card_checks(card: Card, context: Mapping[str, Any]) -> list[Check]:
     checks += [Check("socket", s) for s in dict.fromkeys(sockets)]  # ordered, no repeats
     for f in hc.files:
         path = fill(f.path, context)
-        spec = {
+        spec: dict[str, Any] = {
             "path": path,
             "owner": fill(f.owner, context) if f.owner is not None else None,
             "group": fill(f.group, context) if f.group is not None else None,

@@ -129,7 +129,7 @@ def devcloud_host_keys(state: Path | None) -> dict[str, tuple[str, str, Path]]:
         return {}
     manager = HostManager(state)
     found = {}
-    for rec in manager.records():
+    for rec in manager.host_records():
         try:
             key = manager.host_key(rec.name)
         except Exception:

@@ -1,7 +1,7 @@
 """How clients reach devcloud: clouds.yaml, OS_* variables and the Pulumi provider config.
 
-`connection_info()` is the one source; `kuntapilvi devcloud env` prints it and Pulumi
-stacks and tests call it directly.
+`connection_info()` is the one source; `kuntapilvi devcloud env` prints it for the Pulumi
+program (which reads only the variables) and tests call it directly.
 """
 
 from __future__ import annotations

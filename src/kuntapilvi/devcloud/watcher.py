@@ -108,7 +108,7 @@ class Watcher:
         for rec in self._our_records():
             if rec.server_id not in present:
                 self._stop(rec)
-        records = self.manager.store.hosts()
+        records = self.manager.host_records()
         by_server = {r.server_id: r for r in records if r.server_id}
         by_name = {r.name: r for r in records}
         for server in sorted(present.values(), key=lambda s: s.name):
@@ -135,7 +135,7 @@ class Watcher:
                                      f"{server.name!r}; waiting for it to go")  # fmt: skip
                 continue
             if self._start(server, keep_retry=died):
-                by_name = {r.name: r for r in self.manager.store.hosts()}
+                by_name = {r.name: r for r in self.manager.host_records()}
 
     def sync_volumes(self, volumes: list[Volume]) -> None:
         """Every running host gets exactly its server's attached volumes (hot-plugged, as Nova
@@ -178,7 +178,7 @@ class Watcher:
 
     def _our_records(self) -> list[HostRecord]:
         # Hosts started by hand (`devcloud hosts start`) carry no server id and are left alone.
-        return [r for r in self.manager.store.hosts() if r.server_id]
+        return [r for r in self.manager.host_records() if r.server_id]
 
     # -- starting and stopping ------------------------------------------------------------------
     def _start(self, server: Server, *, keep_retry: bool = False) -> bool:

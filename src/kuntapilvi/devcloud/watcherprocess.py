@@ -101,7 +101,7 @@ def stop(paths: Paths) -> tuple[bool, list[str]]:
 
     manager = HostManager(paths.hosts)
     if os.geteuid() != 0:
-        if manager.store.hosts():
+        if manager.host_records():
             raise DevcloudError(
                 f"Hosts in {paths.hosts} can only be stopped as root; run "
                 "`kuntapilvi devcloud down` as root."

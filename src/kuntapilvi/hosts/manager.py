@@ -98,7 +98,7 @@ class HostManager:
     def proxy(self) -> AptProxy:
         return AptProxy(self.state_dir, self.mirror, self.proxy_port)
 
-    def records(self) -> list[HostRecord]:
+    def host_records(self) -> list[HostRecord]:
         """Every host this manager knows, booted or not (what callers outside hosts may read)."""
         return self.store.hosts()
 

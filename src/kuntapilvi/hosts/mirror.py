@@ -32,9 +32,9 @@ def _entries_one_line(text: str) -> list[tuple[str, list[str]]]:
         if not line.startswith("deb "):
             continue
         # Options in brackets ([arch=amd64 signed-by=...]) come before the URI.
-        line = re.sub(r"\[[^\]]*\]", " ", line[4:]).split()
-        if len(line) >= 2:
-            entries.append((line[0], [line[1]]))
+        fields = re.sub(r"\[[^\]]*\]", " ", line[4:]).split()
+        if len(fields) >= 2:
+            entries.append((fields[0], [fields[1]]))
     return entries
 
 

@@ -203,7 +203,7 @@ def prune_templates(keep: TemplateSpec | None = None) -> list[Path]:
     """Delete templates other than KEEP's that no running host uses; the removed folders."""
     keep = keep or default_spec()
     keep_name = f"{keep.suite}-{keep.key()}"
-    removed = []
+    removed: list[Path] = []
     base = templates_dir()
     if not base.is_dir():
         return removed

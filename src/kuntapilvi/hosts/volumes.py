@@ -135,7 +135,7 @@ def _in_host(init_pid: int, script: str, log: Path, what: str) -> None:
 def prune(state_dir: Path, known: set[str], in_use: set[str], log: Path) -> list[str]:
     """Remove the files of volumes Cinder no longer has (KNOWN is its whole list) and no host
     uses; the volume ids removed."""
-    removed = []
+    removed: list[str] = []
     folder = volumes_dir(state_dir)
     if not folder.is_dir():
         return removed
