@@ -178,7 +178,7 @@ class TenantNetwork(pulumi.ComponentResource):
             network_id=args.wan_network_id,
             tenant_id=args.project_id,
             qos_policy_id=qos.id if qos is not None else None,
-            tags=tags(tenant.stack, service),
+            tags=tags(tenant.stack, service, name=f"{base}-port"),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[rbac]),
         )
         interface = openstack.networking.RouterInterface(

@@ -10,8 +10,8 @@ from rich.table import Table
 
 from kuntapilvi import backup, data
 from kuntapilvi.cli.common import boundary, err, out
+from kuntapilvi.cli.edge import find_root
 from kuntapilvi.errors import KuntapilviError
-from kuntapilvi.project import find_root
 from kuntapilvi.validate import validate
 
 app = typer.Typer(help="Volume backups of tenants that hold capacity.backup.")

@@ -14,12 +14,12 @@ from typing import Annotated
 import typer
 
 from kuntapilvi.cli.common import EXIT_INVALID, OutputFormat, boundary, err, out
+from kuntapilvi.cli.edge import find_root
 from kuntapilvi.errors import KuntapilviError
 from kuntapilvi.history import BuildHistory, from_state
 from kuntapilvi.i18n import pick, render_finding, tr
 from kuntapilvi.invoice import month_lines, to_csv
 from kuntapilvi.model import Model
-from kuntapilvi.project import find_root
 from kuntapilvi.validate import validate
 
 HISTORY_ENV = "KUNTAPILVI_BUILD_HISTORY"

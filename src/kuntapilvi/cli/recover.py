@@ -22,8 +22,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from kuntapilvi.cli.common import OutputFormat, boundary, err, out
+from kuntapilvi.cli.edge import find_root
 from kuntapilvi.errors import KuntapilviError
-from kuntapilvi.project import find_root
 from kuntapilvi.recovery import cloud, locks
 from kuntapilvi.recovery import orphans as orphan_finder
 from kuntapilvi.recovery import state as state_mod

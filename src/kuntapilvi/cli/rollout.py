@@ -13,13 +13,13 @@ from typing import Annotated
 import typer
 
 from kuntapilvi.cli.common import EXIT_INVALID, EXIT_USAGE, OutputFormat, boundary, err, out
+from kuntapilvi.cli.edge import find_root
 from kuntapilvi.errors import KuntapilviError
 from kuntapilvi.fleet import ledger as lg
 from kuntapilvi.fleet import rollout as ro
 from kuntapilvi.fleet.plan import BILLING, INVALID, UP, FleetPlan
 from kuntapilvi.fleet.report import display_for, write_reports
 from kuntapilvi.fleet.runner import Options, resume
-from kuntapilvi.project import find_root
 
 app = typer.Typer(help="Roll a change out to every stack it affects, in waves.")
 

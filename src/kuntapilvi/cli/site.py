@@ -9,8 +9,8 @@ import typer
 
 from kuntapilvi.catalogue import load_catalogue
 from kuntapilvi.cli.common import EXIT_INVALID, boundary, err
+from kuntapilvi.cli.edge import find_root
 from kuntapilvi.i18n import pick, render_finding, tr
-from kuntapilvi.project import find_root
 from kuntapilvi.rules import catalogue_rules, owner_rules
 
 app = typer.Typer(help="The public service catalogue site.", no_args_is_help=True)

@@ -7,8 +7,8 @@ from typing import Annotated
 import typer
 
 from kuntapilvi.cli.common import boundary, err, out
+from kuntapilvi.cli.edge import find_root
 from kuntapilvi.fleet.ledger import redact
-from kuntapilvi.project import find_root
 
 app = typer.Typer(help="The Pulumi state backend.")
 
