@@ -464,3 +464,39 @@ def test_a_projects_quotas_and_role_assignments_are_found_by_their_inputs() -> N
     assert role.id == "/p1//u1/r1"
     raw["resource"]["inputs"]["userId"] = "u2"
     assert cloud.keyed(conn, pending(raw)) == []
+
+
+def test_two_pending_rules_of_different_groups_each_find_only_their_own(tmp_path: Path) -> None:
+    def rule_op(name: str, group: str) -> dict[str, Any]:
+        raw = server_op(name)
+        raw["resource"]["type"] = SEC_GROUP_RULE
+        raw["resource"]["inputs"] = {
+            "securityGroupId": group, "direction": "ingress", "ethertype": "IPv4",
+            "protocol": "tcp", "portRangeMin": 445, "portRangeMax": 445,
+            "remoteIpPrefix": "10.72.0.0/21",
+        }  # fmt: skip
+        return raw
+
+    rules = {
+        g: [
+            SimpleNamespace(
+                id=f"rule-{g}",
+                direction="ingress",
+                ether_type="IPv4",
+                protocol="tcp",
+                port_range_min=445,
+                port_range_max=445,
+                remote_ip_prefix="10.72.0.0/21",
+                remote_group_id=None,
+            )
+        ]
+        for g in ("g1", "g2")
+    }
+    engine = FakeEngine(tmp_path, export_with(rule_op("a", "g1"), rule_op("b", "g2")))
+    conn = fake_conn([])
+    conn.network.security_group_rules = lambda security_group_id: rules[security_group_id]
+    report = recover("kajaani", engine, lambda: conn, now=NOW, this_host="here")
+    assert report.code == 0, report.left
+    assert sorted(r["id"] for r in engine.state["deployment"]["resources"]) == [
+        "rule-g1", "rule-g2",
+    ]  # fmt: skip

@@ -167,9 +167,14 @@ def recover(
     conn: Any = None
     if creates:
         conn = connect()
-        found = cloud.inventory(conn, stack, creates, region)
+        tagged = cloud.tagged(conn, stack)
         known = state.known_ids(export)
-        matches = {op.urn: match(op, stack, found, known) for op in creates}
+        # Keyed candidates belong to their own create only: two rules of different groups
+        # must not see each other's rule as a second match.
+        matches = {
+            op.urn: match(op, stack, [*tagged, *cloud.keyed(conn, op, region)], known)
+            for op in creates
+        }
     report.steps = plan(ops, matches, delete=delete, forget=forget)
     for step in report.steps:
         where = f"{short(step.op.type)} {step.op.name}"
