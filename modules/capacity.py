@@ -60,11 +60,13 @@ def server_for(
         groups.insert(0, ctx.baseline_group_id)
     context = userdata_context(ctx.model, ctx.tenant, service, apt_proxy=ctx.apt_proxy)
     templates = ctx.model.catalogue.paths.templates
-    user_data: pulumi.Input[str] = render(templates, card.server.template, context)
+    assert card.server is not None  # server_for is called for server cards only
+    template = card.server.template
+    user_data: pulumi.Input[str] = render(templates, template, context)
     if late_context:
         # Values known only once other resources exist (another server's address).
         user_data = pulumi.Output.all(**late_context).apply(
-            lambda late: render(templates, card.server.template, {**context, **late})
+            lambda late: render(templates, template, {**context, **late})
         )
     return build_server(
         prefix,

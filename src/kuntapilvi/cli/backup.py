@@ -10,7 +10,7 @@ from rich.table import Table
 
 from kuntapilvi import backup, data
 from kuntapilvi.cli.common import boundary, err, out
-from kuntapilvi.cli.edge import find_root
+from kuntapilvi.cli.edge import find_root, settings
 from kuntapilvi.errors import KuntapilviError
 from kuntapilvi.validate import validate
 
@@ -40,7 +40,7 @@ def _when(value: str | None) -> dt.datetime:
 
 def _tenant_conn(region: str, stack: str) -> Any:
     """A connection scoped to the tenant's own project (the operator holds a role there)."""
-    admin = data.connect(region)
+    admin = data.connect(settings(), region)
     project = admin.identity.find_project(stack)
     if project is None:
         raise KuntapilviError(

@@ -22,7 +22,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from kuntapilvi.cli.common import OutputFormat, boundary, err, out
-from kuntapilvi.cli.edge import find_root
+from kuntapilvi.cli.edge import find_root, settings
 from kuntapilvi.errors import KuntapilviError
 from kuntapilvi.recovery import cloud, locks
 from kuntapilvi.recovery import orphans as orphan_finder
@@ -65,7 +65,7 @@ def _connector(stack: str) -> Callable[[], object]:
         tenant = model.tenants.get(stack)
         if tenant is None:
             raise KuntapilviError(f"'{stack}' is not a tenant stack (stacks/Pulumi.{stack}.yaml)")
-        return data.connect(tenant.region.openstack_region)
+        return data.connect(settings(), tenant.region.openstack_region)
 
     return connect
 
@@ -180,7 +180,7 @@ def orphans_command(
     for stack in wanted:
         tenant = model.tenants[stack]
         region = tenant.region.openstack_region
-        conn = conns.setdefault(region, data.connect(region))
+        conn = conns.setdefault(region, data.connect(settings(), region))
         services = {s.name for s in tenant.active(now.date())}
         found += orphan_finder.find(stack, cloud.tagged(conn, stack), known, model.cards, services)
     real = [o for o in found if not o.retained]

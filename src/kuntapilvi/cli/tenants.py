@@ -67,7 +67,9 @@ def new_tenant_command(
             f"OWNER: {owner[:70]!r} is not in catalog/owners.yaml (in-house rule). "
             f"Fix: use a registered owner id: {known}"
         )
-    refused = stack_owner_findings(found, owner, ("owner",), stack_rules.today())
+    refused = stack_owner_findings(
+        found, "catalog/owners.yaml", ("owners", owner), stack_rules.today()
+    )
     if refused:
         raise InvalidInput(f"{refused[0].message} Fix: {refused[0].fix}")
     target = stack_path(paths, owner)

@@ -111,7 +111,9 @@ def check(cat: Catalogue) -> list[Finding]:
     return out
 
 
-def stack_owner_findings(owner: Owner, doc: Document, loc: Loc, day: dt.date) -> list[Finding]:
+def stack_owner_findings(
+    owner: Owner, doc: Document | str, loc: Loc, day: dt.date
+) -> list[Finding]:
     """Why `owner` may not have a stack on `day` (in-house rule); empty when it may."""
     if owner.status is not OwnerStatus.ACTIVE:
         return [
