@@ -68,3 +68,15 @@ def test_identity_is_made_once_and_goes_with_the_state_folder(tmp_path: Path) ->
     assert identity.ensure(p) == first == identity.read(p)
     p.identity.unlink()
     assert identity.ensure(p) != first
+
+
+def test_configs_digest_is_stable_and_follows_the_rendered_configs(tmp_path: Path) -> None:
+    """`up` restarts running services when this digest differs from the one they started with."""
+    from kuntapilvi.devcloud import config, lifecycle
+
+    p = paths_in(tmp_path)
+    ctx = lifecycle.context(p)
+    first = lifecycle.configs_digest(ctx)
+    assert lifecycle.configs_digest(lifecycle.context(p)) == first
+    other = config.Context(paths=p, secrets={**ctx.secrets, "db": "changed"})
+    assert lifecycle.configs_digest(other) != first

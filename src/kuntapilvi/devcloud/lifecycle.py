@@ -7,6 +7,7 @@ warm start short on two cores.
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 import threading
@@ -40,6 +41,18 @@ WORKER_SETTLE = 2.0
 # Written when a whole `up` succeeded, removed by `down`: processes alone being alive does
 # not prove bootstrap (catalogue, host discovery) finished.
 READY_STAMP = "up-complete"
+
+# Holds the digest of the configs the running services were started with.
+CONFIGS_STAMP = "configs-running"
+
+
+def configs_digest(ctx: Context) -> str:
+    """What the services would be configured with now: every rendered config file."""
+    digest = hashlib.sha256()
+    for rel, text in sorted(config.render_all(ctx).items()):
+        digest.update(rel.encode() + b"\0" + text.encode() + b"\0")
+    return digest.hexdigest()
+
 
 # Set when one step fails, so steps still waiting on other services give up at once.
 ABORT = threading.Event()
@@ -330,12 +343,20 @@ def _up(paths: Paths, console: Console) -> UpResult:
     t0 = time.monotonic()
     identity.ensure(paths)
     ready = paths.stamps / READY_STAMP
-    if ready.is_file() and all(s.ok for s in st.collect(paths, check_workers=False)):
-        # The services are up; the watcher may not be (first `up` with this version, a crash).
-        note = watcherprocess.ensure(paths)
-        return UpResult(True, time.monotonic() - t0, {}, note)
-    ready.unlink(missing_ok=True)
     ctx = context(paths)
+    digest = configs_digest(ctx)
+    running_with = paths.stamps / CONFIGS_STAMP
+    if ready.is_file() and all(s.ok for s in st.collect(paths, check_workers=False)):
+        if running_with.is_file() and running_with.read_text() == digest:
+            # The services are up; the watcher may not be (first `up` with this version, a crash).
+            note = watcherprocess.ensure(paths)
+            return UpResult(True, time.monotonic() - t0, {}, note)
+        # A newer devcloud renders other configs (a service plugin, a port): the running
+        # services read theirs at start, so they are restarted rather than left on the old ones.
+        console.print("devcloud's configuration changed since its services started: "
+                      "restarting them (state and data are kept).", highlight=False)
+        down(paths)
+    ready.unlink(missing_ok=True)
     timings = run_steps(up_steps(ctx), console)
     down_now = [s.name for s in st.collect(paths, check_workers=False) if not s.ok]
     if down_now:
@@ -343,6 +364,7 @@ def _up(paths: Paths, console: Console) -> UpResult:
         raise DevcloudError(f"{', '.join(down_now)} stopped right after start-up.",
                             paths.log(first))
     ready.write_text(time.strftime("%Y-%m-%dT%H:%M:%S"))
+    running_with.write_text(digest)
     note = watcherprocess.status(paths).summary()
     return UpResult(False, time.monotonic() - t0, timings, note)
 
