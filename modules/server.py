@@ -76,6 +76,9 @@ def build_server(
         # The logical name goes in metadata only: Nova tags are capped at 60 characters.
         metadata=metadata(tenant.stack, service, name=f"{prefix}-server"),
         tags=tags(tenant.stack, service),
-        opts=scoped,
+        # The port outlives the server (its address is the service's), and Nova refuses a
+        # port another server still holds: a replacement must delete the old server first
+        # (a new card version's user data replaces the server; its data volume is kept).
+        opts=pulumi.ResourceOptions.merge(scoped, pulumi.ResourceOptions(delete_before_replace=True)),
     )
     return BuiltServer(name, port, instance)
