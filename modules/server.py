@@ -79,6 +79,8 @@ def build_server(
         # The port outlives the server (its address is the service's), and Nova refuses a
         # port another server still holds: a replacement must delete the old server first
         # (a new card version's user data replaces the server; its data volume is kept).
-        opts=pulumi.ResourceOptions.merge(scoped, pulumi.ResourceOptions(delete_before_replace=True)),
+        opts=pulumi.ResourceOptions.merge(
+            scoped, pulumi.ResourceOptions(delete_before_replace=True)
+        ),
     )
     return BuiltServer(name, port, instance)
