@@ -21,7 +21,8 @@ from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.integration
+# A long devcloud journey: run by `scripts/test extended`, not by the default tiers.
+pytestmark = [pytest.mark.integration, pytest.mark.extended]
 REPO = Path(__file__).resolve().parents[2]
 STACK = "kajaani"
 SERVERS = 5  # kajaani's office cards: file share, print, mail relay, directory, time

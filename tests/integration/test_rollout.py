@@ -24,7 +24,8 @@ from typing import Any
 import pytest
 import yaml
 
-pytestmark = pytest.mark.integration
+# A long devcloud journey: run by `scripts/test extended`, not by the default tiers.
+pytestmark = [pytest.mark.integration, pytest.mark.extended]
 REPO = Path(__file__).resolve().parents[2]
 KP = str(REPO / ".venv" / "bin" / "kuntapilvi")
 TENANTS = ("kajaani", "lahti", "oulunkaari", "turku")

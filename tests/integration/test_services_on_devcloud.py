@@ -14,7 +14,8 @@ import pytest
 
 from tests.integration.test_stacks_on_devcloud import REPO, Stacks
 
-pytestmark = pytest.mark.integration
+# A long devcloud journey: run by `scripts/test extended`, not by the default tiers.
+pytestmark = [pytest.mark.integration, pytest.mark.extended]
 TENANTS = ("turku", "espoo", "kajaani")
 T0 = dt.datetime(2027, 3, 1, 2, 0)
 
