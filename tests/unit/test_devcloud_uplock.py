@@ -80,3 +80,13 @@ def test_configs_digest_is_stable_and_follows_the_rendered_configs(tmp_path: Pat
     assert lifecycle.configs_digest(lifecycle.context(p)) == first
     other = config.Context(paths=p, secrets={**ctx.secrets, "db": "changed"})
     assert lifecycle.configs_digest(other) != first
+
+
+def test_every_schema_owner_names_the_databases_its_migrations_fill() -> None:
+    """An interrupted first migration is repaired by recreating exactly these databases."""
+    from kuntapilvi.devcloud import bootstrap
+    from kuntapilvi.devcloud import services as svc
+
+    assert set(bootstrap.SCHEMA_DATABASES) == set(bootstrap.SCHEMA_OWNERS)
+    named = [db for dbs in bootstrap.SCHEMA_DATABASES.values() for db in dbs]
+    assert sorted(named) == sorted(svc.DATABASES)

@@ -156,11 +156,27 @@ SCHEMA_OWNERS: tuple[str, ...] = (
 )
 
 
+# The databases each schema owner's migrations create tables in.
+SCHEMA_DATABASES: dict[str, tuple[str, ...]] = {
+    "keystone": ("keystone",), "placement": ("placement",),
+    "nova": ("nova_api", "nova", "nova_cell0"), "neutron": ("neutron",),
+    "cinder": ("cinder",), "glance": ("glance",), "designate": ("designate",),
+}
+
+
 def sync_schema(ctx: Context, owner: str) -> bool:
     """Run `owner`'s DB migrations and setup; False when a stamp says they already ran."""
     stamp = f"schema-{owner}"
     if stamp_ok(ctx.paths, stamp):
         return False
+    started = ctx.paths.stamps / f"{stamp}.started"
+    if started.is_file() and not (ctx.paths.stamps / stamp).is_file():
+        # A first sync was killed half-way. MariaDB's DDL is not transactional, so its tables
+        # exist without the migration record and the next sync fails on "already exists"; the
+        # databases hold nothing yet (no sync ever finished), so they are made anew.
+        _recreate_databases(ctx, SCHEMA_DATABASES[owner])
+    ctx.paths.stamps.mkdir(parents=True, exist_ok=True)
+    started.write_text(pins_hash())
     # One slot for the whole chain: keystone's and nova's four commands then run back to
     # back instead of queueing behind every other service's, and they gate the rest of `up`.
     with CPU_SLOTS:
@@ -173,7 +189,23 @@ def sync_schema(ctx: Context, owner: str) -> bool:
                     continue
                 raise
     set_stamp(ctx.paths, stamp)
+    started.unlink(missing_ok=True)
     return True
+
+
+def _recreate_databases(ctx: Context, databases: Sequence[str]) -> None:
+    user = svc.DB_USER
+    sql = []
+    for db in databases:
+        sql += [f"DROP DATABASE IF EXISTS `{db}`;",
+                f"CREATE DATABASE `{db}` CHARACTER SET utf8;",
+                f"GRANT ALL PRIVILEGES ON `{db}`.* TO '{user}'@'localhost';"]
+    run_manage(
+        ctx.paths, "mariadb-setup",
+        ["mariadb", f"--defaults-file={ctx.paths.etc / 'mariadb' / 'my.cnf'}", "-u", "root"],
+        f"Recreating {', '.join(databases)} after an interrupted first migration",
+        stdin="\n".join(sql) + "\n",
+    )
 
 
 def _cell1_exists(ctx: Context) -> bool:
