@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -65,6 +66,10 @@ def make_copy(root: Path) -> Path:
     # among them this checkout's editable finder, are not processed, so `kuntapilvi` comes
     # from the copy's own editable install below).
     (site / "_journey_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    # The venv's own bundled setuptools is older than the build needs; the locked one from this
+    # checkout's venv (reached through the .pth above) builds the copy's editable install.
+    for bundled in site.glob("setuptools*"):
+        shutil.rmtree(bundled)
     subprocess.run(
         [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-index", "--no-deps",
          "--no-build-isolation", "-e", str(copy)],
