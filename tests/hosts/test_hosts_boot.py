@@ -134,13 +134,23 @@ def test_host_key_is_pinned(basic: dict[str, HostInfo], manager: HostManager) ->
 def test_machine_side_isolation(basic: dict[str, HostInfo], manager: HostManager) -> None:
     bridge = basic["perus-1"].bridge
     assert Path(f"/proc/sys/net/ipv4/conf/{bridge}/forwarding").read_text().strip() == "0"
-    out = subprocess.run(
-        ["ss", "-ltnH", f"sport = :{manager.proxy.port}"], capture_output=True, text=True
-    ).stdout
-    bound = sorted(line.split()[3].rsplit(":", 1)[0] for line in out.splitlines())
+    def bound(netns: str | None) -> list[str]:
+        enter = ["nsenter", f"--net={netns}"] if netns else []
+        out = subprocess.run(
+            [*enter, "ss", "-ltnH", f"sport = :{manager.proxy.port}"],
+            capture_output=True, text=True,
+        ).stdout  # fmt: skip
+        return sorted(line.split()[3].rsplit(":", 1)[0] for line in out.splitlines())
+
     gateways = {n.gateway_cidr.split("/")[0] for n in manager.store.networks()}
     assert BASIC_GW in gateways
-    assert bound == sorted({"127.0.0.1", *gateways})
+    uplink = manager.proxy.uplink
+    if uplink is None:
+        assert bound(None) == sorted({"127.0.0.1", *gateways})
+    else:
+        # scripts/isolated: the forwarders here, apt-cacher-ng on loopback in the uplink only.
+        assert bound(None) == sorted(gateways)
+        assert bound(uplink) == ["127.0.0.1"]
 
 
 def test_each_host_has_its_own_cgroup(basic: dict[str, HostInfo], manager: HostManager) -> None:

@@ -209,8 +209,8 @@ def test_a_server_with_a_flavor_the_centre_does_not_publish_is_stopped_before_it
         "import dataclasses\n"
         "import kuntapilvi_modules.capacity as capacity\n"
         "_build = capacity.build_server\n"
-        "capacity.build_server = lambda prefix, inputs, *rest: _build(\n"
-        "    prefix, dataclasses.replace(inputs, flavor_id='handmade-flavor'), *rest\n"
+        "capacity.build_server = lambda prefix, inputs, *rest, **kw: _build(\n"
+        "    prefix, dataclasses.replace(inputs, flavor_id='handmade-flavor'), *rest, **kw\n"
         ")\n" + main.read_text()
     )
     (p.root / "stacks/Pulumi.flavortest.yaml").write_text(
