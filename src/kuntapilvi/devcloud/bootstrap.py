@@ -8,10 +8,12 @@ set of pinned versions runs the (idempotent) migrations again.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import getpass
 import grp
 import os
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -41,6 +43,18 @@ def set_stamp(paths: Paths, name: str) -> None:
     (paths.stamps / name).write_text(pins_hash())
 
 
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child: be killed when the thread that started it dies (a killed `up`).
+
+    A migration left running by a killed `up` would race the next `up`'s own (its tables
+    appearing under the repair below); subprocess.run waits in that thread, so a live `up`
+    never triggers it."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 def run_manage(
     paths: Paths, log_name: str, argv: Sequence[str], what: str, stdin: str | None = None,
     take_slot: bool = True,
@@ -55,6 +69,7 @@ def run_manage(
             capture_output=True,
             text=True,
             env=svc.base_env(paths),
+            preexec_fn=_die_with_parent,
         )
     with log.open("a") as out:
         out.write(f"\n==== {time.strftime('%H:%M:%S')} {' '.join(argv)} (exit {proc.returncode})\n")
