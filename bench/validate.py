@@ -26,7 +26,7 @@ def synthetic_stack(services: int) -> str:
     lines = [
         "config:",
         "  kuntapilvi:tenant:",
-        "    owner: kuntapilvi",
+        "    owner: kajaani",
         "    region: fi-kaj-1",
         "    address_block: 10.72.16.0/21",
         "    services:",
