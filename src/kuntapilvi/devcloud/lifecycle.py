@@ -286,8 +286,13 @@ def up_steps(ctx: Context) -> list[Step]:
         Step("neutron-api", start("neutron-api"), after=("neutron schema",)),
         Step("cinder-api", start("cinder-api"), after=("cinder schema",)),
         Step("nova-api", start("nova-api"), after=("nova schema",)),
-        Step("nova-conductor", start("nova-conductor"), after=("nova schema", "rabbitmq")),
-        Step("nova-scheduler", start("nova-scheduler"), after=("nova schema", "rabbitmq")),
+        # After the catalogue: their placement client looks placement up once, and a miss
+        # disables it for the process's life ("Service 'placement' is disabled"), which put
+        # every server of the journey's post-reset demo in ERROR.
+        Step("nova-conductor", start("nova-conductor"),
+             after=("nova schema", "rabbitmq", "catalogue")),
+        Step("nova-scheduler", start("nova-scheduler"),
+             after=("nova schema", "rabbitmq", "catalogue")),
         # Started once placement and the catalogue exist: its first resource report runs
         # at start-up, and a failed one is only retried by a 60 s periodic task.
         Step("nova-compute", start("nova-compute"),
