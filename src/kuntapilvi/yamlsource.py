@@ -129,6 +129,31 @@ _UniqueKeyLoader.yaml_implicit_resolvers = {
 }
 
 
+def _check_limits(file: str, where: int, repeated: int, visits: int, depth: int) -> None:
+    """The loader's limits, shared by both walks: alias expansion, values, nesting."""
+    if repeated > MAX_ALIAS_NODES:
+        raise YamlError(
+            file,
+            where,
+            f"aliases (*name) repeat more than {MAX_ALIAS_NODES:,} values",
+            "write the values out instead of repeating anchors (&name / *name)",
+        )
+    if visits > MAX_NODES:
+        raise YamlError(
+            file,
+            where,
+            f"the document holds more than {MAX_NODES:,} values",
+            "split the content; a stack of 10,000 services stays far below the limit",
+        )
+    if depth >= MAX_DEPTH:
+        raise YamlError(
+            file,
+            where,
+            f"lists and mappings nested more than {MAX_DEPTH} levels deep",
+            "flatten the structure; no catalogue or stack file needs that depth",
+        )
+
+
 def _walk(node: yaml.Node, file: str) -> dict[Path_, int]:
     """The line of every value, walked without recursion, and the limits on the way.
 
@@ -144,27 +169,7 @@ def _walk(node: yaml.Node, file: str) -> dict[Path_, int]:
         visits += 1
         seen.add(id(current))
         where = current.start_mark.line + 1
-        if visits - len(seen) > MAX_ALIAS_NODES:
-            raise YamlError(
-                file,
-                where,
-                f"aliases (*name) repeat more than {MAX_ALIAS_NODES:,} values",
-                "write the values out instead of repeating anchors (&name / *name)",
-            )
-        if visits > MAX_NODES:
-            raise YamlError(
-                file,
-                where,
-                f"the document holds more than {MAX_NODES:,} values",
-                "split the content; a stack of 10,000 services stays far below the limit",
-            )
-        if depth >= MAX_DEPTH:
-            raise YamlError(
-                file,
-                where,
-                f"lists and mappings nested more than {MAX_DEPTH} levels deep",
-                "flatten the structure; no catalogue or stack file needs that depth",
-            )
+        _check_limits(file, where, visits - len(seen), visits, depth)
         lines[path] = line
         if isinstance(current, yaml.ScalarNode):
             bad = _FORBIDDEN_VALUE.search(current.value)
@@ -232,27 +237,7 @@ def _build(loader: _UniqueKeyLoader, root: yaml.Node, file: str) -> tuple[Any, d
         nid = id(node)
         repeat = nid in built
         where = node.start_mark.line + 1
-        if visits - len(built) - (0 if repeat else 1) > MAX_ALIAS_NODES:
-            raise YamlError(
-                file,
-                where,
-                f"aliases (*name) repeat more than {MAX_ALIAS_NODES:,} values",
-                "write the values out instead of repeating anchors (&name / *name)",
-            )
-        if visits > MAX_NODES:
-            raise YamlError(
-                file,
-                where,
-                f"the document holds more than {MAX_NODES:,} values",
-                "split the content; a stack of 10,000 services stays far below the limit",
-            )
-        if depth >= MAX_DEPTH:
-            raise YamlError(
-                file,
-                where,
-                f"lists and mappings nested more than {MAX_DEPTH} levels deep",
-                "flatten the structure; no catalogue or stack file needs that depth",
-            )
+        _check_limits(file, where, visits - len(built) - (0 if repeat else 1), visits, depth)
         lines[path] = line
         if isinstance(node, yaml.ScalarNode):
             if repeat:
