@@ -7,6 +7,7 @@ import typer
 from kuntapilvi.cli import backup, cloud, data, devcloud, pr, rollout, site, state
 from kuntapilvi.cli.billing import invoice_command, report_command
 from kuntapilvi.cli.check import check_command
+from kuntapilvi.cli.export import export_command
 from kuntapilvi.cli.plan import plan_command
 from kuntapilvi.cli.recover import orphans_command, recover_command
 from kuntapilvi.cli.schema import schema_command
@@ -21,6 +22,7 @@ app = typer.Typer(
 )
 app.command("validate")(validate_command)
 app.command("plan")(plan_command)
+app.command("export")(export_command)
 app.command("schema")(schema_command)
 app.command("new-tenant")(new_tenant_command)
 app.command("capacity")(capacity_command)

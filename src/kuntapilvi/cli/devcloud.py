@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import json
 import subprocess
 from collections.abc import Callable
@@ -39,16 +40,40 @@ def _guard(action: Callable[[], T]) -> T:
         raise typer.Exit(130) from None
 
 
+class Optional(enum.StrEnum):
+    """Services devcloud runs only when asked to."""
+
+    HEAT = "heat"
+
+
+WithOption = Annotated[
+    list[Optional] | None,
+    typer.Option("--with", help="An optional service to run too: heat (OpenStack Heat, "
+                                "for bench/peers.py). Not started unless asked for."),
+]
+
+
+def _optional(names: list[Optional] | None) -> bool:
+    """True when Heat is asked for (typer refuses any other name, exit 2)."""
+    return Optional.HEAT in (names or [])
+
+
 @app.command()
 @boundary
-def up() -> None:
+def up(with_: WithOption = None) -> None:
     """Install what is missing, configure, start and bootstrap devcloud (idempotent)."""
     paths = Paths.default()
+    with_heat = _optional(with_)
 
     def run() -> lifecycle.UpResult:
+        if with_heat:
+            return lifecycle.up(paths, console, with_heat=True)
         return lifecycle.up(paths, console)
 
     result = _guard(run)
+    if result.already_running and with_heat:
+        console.print("devcloud was running; Heat is up too.", highlight=False)
+        return
     if result.already_running:
         console.print(f"devcloud is already running ({len(svc.SERVICES)} services answering); "
                       f"host watcher: {result.watcher}.", highlight=False)
@@ -60,7 +85,7 @@ def up() -> None:
 
 @app.command()
 @boundary
-def install() -> None:
+def install(with_: WithOption = None) -> None:
     """Install what devcloud runs (Debian packages, the service venv) without starting it.
 
     Everything that downloads happens here, so a devcloud can then start where nothing can be
@@ -68,7 +93,11 @@ def install() -> None:
     """
     paths = Paths.default()
 
+    with_heat = _optional(with_)
+
     def run() -> list[str]:
+        if with_heat:
+            return lifecycle.install_only(paths, with_heat=True)
         return lifecycle.install_only(paths)
 
     for line in _guard(run):

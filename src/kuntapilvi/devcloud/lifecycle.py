@@ -23,6 +23,7 @@ from kuntapilvi.devcloud import (
     bootstrap,
     config,
     credentials,
+    heat,
     identity,
     install,
     processes,
@@ -326,10 +327,14 @@ def up_steps(ctx: Context) -> list[Step]:
     return steps
 
 
-def install_only(paths: Paths) -> list[str]:
+def install_only(paths: Paths, with_heat: bool = False) -> list[str]:
     """What `up` installs, and nothing else; one line per part."""
     paths.ensure()
-    return [f"debian packages: {_install_debian(paths)}", f"service venv: {_install_venv(paths)}"]
+    lines = [f"debian packages: {_install_debian(paths)}",
+             f"service venv: {_install_venv(paths)}"]
+    if with_heat:
+        lines.append(f"heat venv: {heat.install(paths)}")
+    return lines
 
 
 def context(paths: Paths) -> Context:
@@ -337,11 +342,20 @@ def context(paths: Paths) -> Context:
     return Context(paths=paths, secrets=config.load_secrets(paths))
 
 
-def up(paths: Paths, console: Console) -> UpResult:
-    """Bring devcloud up; only one `up` per state folder runs at a time (see uplock)."""
+def up(paths: Paths, console: Console, with_heat: bool = False) -> UpResult:
+    """Bring devcloud up; only one `up` per state folder runs at a time (see uplock).
+
+    with_heat: Heat too (kuntapilvi.devcloud.heat), after everything else is up."""
     paths.ensure()
     with uplock.held(paths):
-        return _up(paths, console)
+        result = _up(paths, console)
+        if with_heat:
+            def say(step: str, note: str, took: float) -> None:
+                result.timings[step] = took
+                console.print(f"[green]✓[/] {step} [dim]{took:.1f} s[/] [dim]({note})[/]")
+
+            heat.up(context(paths), say)
+        return result
 
 
 def _up(paths: Paths, console: Console) -> UpResult:
@@ -377,7 +391,7 @@ def _up(paths: Paths, console: Console) -> UpResult:
 # Stop order: OpenStack first (they would log reconnect storms otherwise), then the queue,
 # then epmd and the database.
 STOP_WAVES: tuple[tuple[str, ...], ...] = (
-    tuple(s.name for s in svc.SERVICES if s.kind in ("api", "worker")),
+    (*heat.SERVICE_NAMES, *(s.name for s in svc.SERVICES if s.kind in ("api", "worker"))),
     ("rabbitmq", "named"),
     ("epmd", "mariadb"),
 )

@@ -217,6 +217,7 @@ def argv_for(service: Service, paths: Paths, socket_fd: int = 3) -> list[str]:
             # reuses it at that moment gets "connection reset by peer" on a POST it cannot
             # retry (seen from the Pulumi provider against neutron-api).
             "--keep-alive", "0",
+            *access_log_args(service.name, paths),
             "--pythonpath", str(etc / "wsgi"),
             f"{wsgi_module_name(service)}:application",
         ]
@@ -224,6 +225,22 @@ def argv_for(service: Service, paths: Paths, socket_fd: int = 3) -> list[str]:
     for cfg in service.config_files:
         argv += ["--config-file", str(etc / cfg)]
     return argv
+
+
+# One line per request in logs/<api>.access.log: the service logs themselves do not all log
+# requests (keystone and neutron under gunicorn log none). bench/peers.py counts the lines
+# written while a tool runs. Fields: end time, client address, request line, status, user
+# agent, duration in microseconds.
+ACCESS_LOG_FORMAT = '%(t)s %(h)s "%(r)s" %(s)s "%(a)s" %(D)s'
+
+
+def access_log(name: str, paths: Paths) -> Path:
+    return paths.logs / f"{name}.access.log"
+
+
+def access_log_args(name: str, paths: Paths) -> list[str]:
+    return ["--access-logfile", str(access_log(name, paths)),
+            "--access-logformat", ACCESS_LOG_FORMAT]
 
 
 def wsgi_module_name(service: Service) -> str:
