@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -128,13 +129,15 @@ class AccessLogs:
     def offsets(self) -> dict[str, int]:
         return {p.name: p.stat().st_size for p in self.logs.glob("*.access.log")}
 
-    def since(self, before: dict[str, int]) -> dict[str, int]:
-        counts = {}
+    def since(self, before: dict[str, int]) -> dict[str, list[str]]:
+        """{service: its request lines written since `before`}."""
+        lines = {}
         for p in self.logs.glob("*.access.log"):
             with p.open("rb") as fh:
                 fh.seek(before.get(p.name, 0))
-                counts[p.name.removesuffix(".access.log")] = sum(1 for _ in fh)
-        return counts
+                lines[p.name.removesuffix(".access.log")] = [
+                    ln.decode(errors="replace").rstrip("\n") for ln in fh]
+        return lines
 
 
 @dataclass
@@ -147,6 +150,8 @@ class Phase:
     requests: dict[str, int]
     ok: bool = True
     note: str = ""
+    # The request lines themselves (create phases only): the floor is computed from them.
+    lines: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def total_requests(self) -> int:
@@ -172,8 +177,10 @@ class Bench:
             except Exception as exc:  # a failed phase is a result too
                 ok, note = False, f"{type(exc).__name__}: {str(exc)[-300:]}"
         seconds = time.monotonic() - start
-        result = Phase(tool, phase, run, seconds, mem.peak / 1024, self.logs.since(before), ok,
-                       note)
+        lines = self.logs.since(before)
+        result = Phase(tool, phase, run, seconds, mem.peak / 1024,
+                       {k: len(v) for k, v in lines.items()}, ok, note,
+                       lines if phase == "create" else {})
         self.results.append(result)
         mark = "ok" if ok else f"FAILED ({note})"
         print(f"  {tool:10} {phase:11} run {run}: {seconds:6.1f} s, {result.peak_mib:5.0f} MiB, "
@@ -229,9 +236,11 @@ def set_extra_port(work: Path, on: bool) -> None:
 
 
 def export(work: Path, fmt: str, dest: Path, env: dict[str, str]) -> None:
+    """The tool's input from the work folder's catalogue, with the centre's real ids."""
     subprocess.run([str(REPO / ".venv/bin/kuntapilvi"), "export", "--format", fmt, TENANT,
-                    "-o", str(dest)], cwd=work, env={**env, "KUNTAPILVI_ROOT": str(work)},
-                   check=True, capture_output=True)
+                    "-o", str(dest), "--centre-outputs", str(work.parent / "centre.json")],
+                   cwd=work, env={**env, "KUNTAPILVI_ROOT": str(work)}, check=True,
+                   capture_output=True)
 
 
 def engine_env() -> dict[str, str]:
@@ -255,10 +264,14 @@ class Pulumi:
     name = "kuntapilvi"
 
     def __init__(self, work: Path, env: dict[str, str], log: Path) -> None:
+        from kuntapilvi.devcloud.paths import Paths
+
         self.work, self.log = work, log
-        self.env = {**env, "KUNTAPILVI_ROOT": str(work),
-                    "PULUMI_BACKEND_URL": f"file://{work.parent / 'pulumi-state'}"}
-        (work.parent / "pulumi-state").mkdir(exist_ok=True)
+        # Kept with devcloud's state, not the work folder: the centre stack stays up between
+        # bench runs (its flavors are unique by name; a fresh backend would try them again).
+        state = Paths.default().state / "bench-peers-pulumi"
+        state.mkdir(exist_ok=True)
+        self.env = {**env, "KUNTAPILVI_ROOT": str(work), "PULUMI_BACKEND_URL": f"file://{state}"}
 
     def _pulumi(self, info: dict[str, Any], *args: str) -> None:
         run_tool(["pulumi", *args, "--non-interactive"], info, self.env, self.work, self.log)
@@ -270,6 +283,10 @@ class Pulumi:
                            env=self.env, cwd=self.work, capture_output=True)
         self._pulumi(info, "up", "--stack", "centre", "--yes", "--skip-preview",
                      "--policy-pack", "policy")
+        outputs = subprocess.run(["pulumi", "stack", "output", "--json", "--stack", "centre"],
+                                 env=self.env, cwd=self.work, capture_output=True, check=True,
+                                 text=True).stdout
+        (self.work.parent / "centre.json").write_text(outputs)
 
     def apply(self, info: dict[str, Any]) -> None:
         self._pulumi(info, "up", "--stack", TENANT, "--yes", "--skip-preview",
@@ -391,7 +408,10 @@ class Heat:
 
     def destroy(self, info: dict[str, Any]) -> None:
         scoped = self._conn(TENANT)
-        stack = scoped.orchestration.find_stack(TENANT)
+        try:
+            stack = scoped.orchestration.find_stack(TENANT)
+        except Exception:  # keystoneauth's Unauthorized when the project is gone
+            stack = None  # no project (the identity stack failed): nothing was made inside it
         if stack is not None:
             scoped.orchestration.delete_stack(stack)
             self._wait(scoped, TENANT, "DELETE_COMPLETE", gone_ok=True)
@@ -433,8 +453,141 @@ def heat_pids() -> list[int]:
 
 
 # ---------------------------------------------------------------------------------------------
+# the floor: the cloud's own critical path for the tenant
+# ---------------------------------------------------------------------------------------------
+
+# The request that creates each kind of resource: (service log, "METHOD path" pattern).
+CREATE_CALLS: dict[str, tuple[str, str]] = {
+    "identity/project:Project": ("keystone", r"POST /v3/projects$"),
+    "identity/groupV3:GroupV3": ("keystone", r"POST /v3/groups$"),
+    "identity/roleAssignment:RoleAssignment":
+        ("keystone", r"PUT /v3/projects/[^/]+/(users|groups)/[^/]+/roles/[^/]+$"),
+    "identity/user:User": ("keystone", r"POST /v3/users$"),
+    "identity/userMembershipV3:UserMembershipV3": ("keystone", r"PUT /v3/groups/[^/]+/users/"),
+    "compute/quotaSetV2:QuotaSetV2": ("nova-api", r"PUT /v2.1/os-quota-sets/"),
+    "blockstorage/quoteSetV3:QuoteSetV3": ("cinder-api", r"PUT /v3/[^/]+/os-quota-sets/"),
+    "networking/quotaV2:QuotaV2": ("neutron-api", r"PUT /v2.0/quotas/"),
+    "networking/network:Network": ("neutron-api", r"POST /v2.0/networks$"),
+    "networking/subnet:Subnet": ("neutron-api", r"POST /v2.0/subnets$"),
+    "networking/router:Router": ("neutron-api", r"POST /v2.0/routers$"),
+    "networking/routerInterface:RouterInterface":
+        ("neutron-api", r"PUT /v2.0/routers/[^/]+/add_router_interface$"),
+    "networking/routerRoute:RouterRoute":
+        ("neutron-api", r"PUT /v2.0/routers/[^/]+(/add_extraroutes)?$"),
+    "networking/secGroup:SecGroup": ("neutron-api", r"POST /v2.0/security-groups$"),
+    "networking/secGroupRule:SecGroupRule": ("neutron-api", r"POST /v2.0/security-group-rules$"),
+    "networking/port:Port": ("neutron-api", r"POST /v2.0/ports$"),
+    "networking/qosPolicy:QosPolicy": ("neutron-api", r"POST /v2.0/qos/policies$"),
+    "networking/qosBandwidthLimitRule:QosBandwidthLimitRule":
+        ("neutron-api", r"POST /v2.0/qos/policies/[^/]+/bandwidth_limit_rules$"),
+    "networking/rbacPolicyV2:RbacPolicyV2": ("neutron-api", r"POST /v2.0/rbac-policies$"),
+    "compute/keypair:Keypair": ("nova-api", r"POST /v2.1/os-keypairs$"),
+    "compute/instance:Instance": ("nova-api", r"POST /v2.1/servers$"),
+    "compute/volumeAttach:VolumeAttach":
+        ("nova-api", r"POST /v2.1/servers/[^/]+/os-volume_attachments$"),
+    "blockstorage/volume:Volume": ("cinder-api", r"POST /v3/[^/]+/volumes$"),
+}
+LINE = re.compile(r'"(\S+) (\S+) HTTP/[^"]*" (\d+) "[^"]*" (\d+)$')
+
+
+def call_durations(results: list[Phase]) -> dict[str, list[float]]:
+    """{resource kind: durations in s of its create request, from every create phase}."""
+    out: dict[str, list[float]] = {k: [] for k in CREATE_CALLS}
+    out["token"] = []
+    compiled = {k: (svc, re.compile(pat)) for k, (svc, pat) in CREATE_CALLS.items()}
+    for r in results:
+        for svc, lines in r.lines.items():
+            for line in lines:
+                m = LINE.search(line)
+                if not m or not m.group(3).startswith("2"):
+                    continue
+                call = f"{m.group(1)} {m.group(2).split('?')[0]}"
+                secs = int(m.group(4)) / 1e6
+                if svc == "keystone" and call == "POST /v3/auth/tokens":
+                    out["token"].append(secs)
+                for kind, (want, pat) in compiled.items():
+                    if svc == want and pat.search(call):
+                        out[kind].append(secs)
+    return out
+
+
+def floor(results: list[Phase], boot_seconds: list[float]) -> tuple[float, list[str]]:
+    """The longest chain of dependent creates in kajaani's resource graph, each step weighted
+    with the median duration its create request took in the runs (the services' access logs),
+    servers also with their median build time (created_at to launched_at), plus one token.
+    Returns (seconds, the chain)."""
+    sys.path.insert(0, str(REPO / "src"))
+    from kuntapilvi.dryrun import dry_run
+    from kuntapilvi.peerexport import Ref, Template, collect
+    from kuntapilvi.project import ProjectPaths
+    from kuntapilvi.validate import validate
+
+    paths = ProjectPaths(REPO)
+    export = collect(validate(paths, [TENANT]).model, TENANT, dry_run(paths, TENANT).resources)
+    durations = call_durations(results)
+    weight: dict[str, float] = {}
+    deps: dict[str, set[str]] = {}
+
+    def refs(v: Any) -> set[str]:
+        if isinstance(v, Ref):
+            return {v.target}
+        if isinstance(v, Template):
+            return {p.target for p in v.parts if isinstance(p, Ref)}
+        if isinstance(v, list):
+            return set().union(*(refs(x) for x in v)) if v else set()
+        if isinstance(v, dict):
+            return set().union(*(refs(x) for x in v.values())) if v else set()
+        return set()
+
+    for r in export.resources:
+        ds = durations.get(r.token) or []
+        w = statistics.median(ds) if ds else 0.0
+        if r.token == "compute/instance:Instance" and boot_seconds:
+            w += statistics.median(boot_seconds)
+        weight[r.name] = w
+        deps[r.name] = refs(r.inputs) | set(r.depends_on)
+    finish: dict[str, tuple[float, list[str]]] = {}
+
+    def done(name: str) -> tuple[float, list[str]]:
+        if name not in finish:
+            best: tuple[float, list[str]] = (0.0, [])
+            for d in deps[name]:
+                best = max(best, done(d), key=lambda b: b[0])
+            finish[name] = (best[0] + weight[name], [*best[1], name])
+        return finish[name]
+
+    seconds, chain = max((done(n) for n in weight), key=lambda b: b[0])
+    token = statistics.median(durations["token"]) if durations["token"] else 0.0
+    return seconds + token, chain
+
+
+def server_boot_seconds() -> list[float]:
+    """Created-to-launched time of the tenant's servers (nova's own timestamps)."""
+    import datetime as dt
+
+    from kuntapilvi.devcloud.bootstrap import admin_connection
+    from kuntapilvi.devcloud.config import Context, load_secrets
+    from kuntapilvi.devcloud.paths import Paths
+
+    paths = Paths.default()
+    conn = admin_connection(Context(paths=paths, secrets=load_secrets(paths)))
+    out = []
+    for s in conn.compute.servers(all_projects=True, name=f"^{TENANT}-"):
+        if s.launched_at and s.created_at:
+            launched = dt.datetime.fromisoformat(s.launched_at.replace("Z", "+00:00"))
+            created = dt.datetime.fromisoformat(s.created_at.replace("Z", "+00:00"))
+            if launched.tzinfo is None:
+                launched = launched.replace(tzinfo=dt.UTC)
+            out.append((launched - created).total_seconds())
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
 # the run
 # ---------------------------------------------------------------------------------------------
+
+
+BOOTS: list[float] = []
 
 
 def one_round(bench: Bench, tool: Any, run: int) -> None:
@@ -444,6 +597,7 @@ def one_round(bench: Bench, tool: Any, run: int) -> None:
     try:
         with bench.phase(tool.name, "create", run, roots) as info:
             tool.apply(info)
+        BOOTS.extend(server_boot_seconds())
         with bench.phase(tool.name, "no-op", run, roots) as info:
             tool.apply(info)
         set_extra_port(tool.work, True)
@@ -458,24 +612,26 @@ def one_round(bench: Bench, tool: Any, run: int) -> None:
             tool.after_destroy()
 
 
-def table(results: list[Phase], runs: int) -> str:
+def table(results: list[Phase], runs: int, floor_s: float | None = None) -> str:
     tools = list(dict.fromkeys(r.tool for r in results))
     lines = [
-        f"| tool | phase | wall time, median of {runs} | peak memory | API requests |",
-        "| --- | --- | ---: | ---: | ---: |",
+        f"| tool | phase | wall time, median of {runs} | × floor | peak memory | API requests |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
     ]
     for tool in tools:
         for phase in PHASES:
             rs = [r for r in results if r.tool == tool and r.phase == phase]
             ok = [r for r in rs if r.ok]
             if not ok:
-                lines.append(f"| {tool} | {phase} | failed | | |")
+                lines.append(f"| {tool} | {phase} | failed | | | |")
                 continue
             t = statistics.median(r.seconds for r in ok)
             m = statistics.median(r.peak_mib for r in ok)
             q = statistics.median(r.total_requests for r in ok)
             runs_note = "" if len(ok) == len(rs) else f" ({len(rs) - len(ok)} failed)"
-            lines.append(f"| {tool} | {phase} | {t:.1f} s{runs_note} | {m:.0f} MiB | {q:.0f} |")
+            ratio = f"{t / floor_s:.1f}" if floor_s and phase == "create" else ""
+            lines.append(f"| {tool} | {phase} | {t:.1f} s{runs_note} | {ratio} | {m:.0f} MiB "
+                         f"| {q:.0f} |")
     return "\n".join(lines)
 
 
@@ -520,14 +676,23 @@ def main() -> int:
                 one_round(bench, tool, run)
             except PhaseFailed:
                 print(f"  {name}: round {run} failed; see {log}", flush=True)
-    text = table(bench.results, args.runs)
+    floor_s, chain = floor([r for r in bench.results if r.ok], BOOTS)
+    text = table(bench.results, args.runs, floor_s)
     stamp = time.strftime("%Y-%m-%d")
+    load = os.getloadavg()[0]
     text = (f"Measured {stamp} by `bench/peers.py --runs {args.runs}` on devcloud "
-            f"({os.cpu_count()} cores), {time.monotonic() - t0:.0f} s in all:\n\n{text}")
+            f"({os.cpu_count()} cores, load average {load:.0f} at the end), "
+            f"{time.monotonic() - t0:.0f} s in all:\n\n{text}\n\n"
+            f"Floor for create: {floor_s:.1f} s, the chain "
+            f"{' → '.join(chain)} (one token, then each create request's median duration "
+            f"from the access logs; servers with their median build time, "
+            f"{statistics.median(BOOTS) if BOOTS else 0:.1f} s).")
     print(text)
     out = REPO / ".state" / "bench" / "peers.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps([r.__dict__ for r in bench.results], indent=2))
+    out.write_text(json.dumps({"results": [r.__dict__ for r in bench.results],
+                               "server_boot_seconds": BOOTS, "floor_seconds": floor_s,
+                               "floor_chain": chain}, indent=2))
     if args.write_docs:
         write_docs(text)
     if not args.keep:

@@ -132,8 +132,13 @@ class Export:
         return {r.name: r for r in self.resources}
 
 
-def collect(model: Model, stack: str, recorded: list[Recorded]) -> Export:
-    """The program's resources with mock ids, addresses and lookups turned into references."""
+def collect(model: Model, stack: str, recorded: list[Recorded],
+            centre_outputs: dict[str, Any] | None = None) -> Export:
+    """The program's resources with mock ids, addresses and lookups turned into references.
+
+    `centre_outputs`: the centre stack's `regions` output (`pulumi stack output regions --stack
+    centre`). With it, what the centre provides is written as the ids it holds, as the program
+    reads them; without it, as look-ups by name (a cloud where every name is unique)."""
     if stack not in model.tenants:
         raise InvalidInput(f"export works on tenant stacks; '{stack}' is not one")
     tenant = model.tenants[stack]
@@ -155,16 +160,21 @@ def collect(model: Model, stack: str, recorded: list[Recorded]) -> Export:
     for image in centre.images:
         ids[f"image-{image.id}"] = Lookup("image", image.name)
     ids["operator-user-id"] = Lookup("operator_user", "operator")
+    given = (centre_outputs or {}).get(region.id)
+    if given:
+        ids[f"ext-{region.id}"] = given["external_network_id"]
+        ids[f"wan-{region.id}"] = given["wan_network_id"]
+        ids.update({f"image-{k}": v for k, v in given["image_ids"].items()})
+        ids.update({f"flavor-{k}": v for k, v in given["flavor_ids"].items()})
 
-    # Output names used as inputs: a server's key pair is the Keypair's `name` output.
-    for r in kept:
-        if r.type == "openstack:compute/keypair:Keypair" and isinstance(r.inputs.get("name"), str):
-            ids[r.inputs["name"]] = Ref(r.name, "name")
+    # An output name used as an input: a server's key pair is the Keypair's `name` output.
+    keypairs = {r.inputs.get("name"): Ref(r.name, "name") for r in kept
+                if r.type == "openstack:compute/keypair:Keypair"}
 
     def convert(value: Any) -> Any:
         if isinstance(value, str):
             if value in ids:
-                return ids[value]
+                return ids[value]  # a Ref, a Lookup, or the centre's own id
             if value.startswith("flavor-"):
                 return Lookup("flavor", value.removeprefix("flavor-"))
             if value.startswith("role-"):
@@ -200,6 +210,8 @@ def collect(model: Model, stack: str, recorded: list[Recorded]) -> Export:
         if token not in TF_TYPES:
             raise InvalidInput(f"export cannot translate {r.type} ({r.name}) yet")
         inputs = {k: convert(v) for k, v in r.inputs.items()}
+        if token == "compute/instance:Instance" and inputs.get("keyPair") in keypairs:
+            inputs["keyPair"] = keypairs[inputs["keyPair"]]
         scoped = "-scoped::" in (r.provider or "")
         res = Resource(token, r.name, inputs, scoped)
         # The program's project_id output waits for the quotas (modules/tenant_project.py).
@@ -465,8 +477,7 @@ def heat_stacks(export: Export) -> dict[str, dict[str, Any]]:
                 raise InvalidInput(f"export: {v.target} is referenced across Heat stacks")
             if v.attr == "address":
                 return {"get_attr": [v.target, "fixed_ips", 0, "ip_address"]}
-            if v.attr == "name":
-                return {"get_attr": [v.target, "name"]}
+            # (A key pair's resource id is its name, so `name` is get_resource too.)
             return {"get_resource": v.target}
         if isinstance(v, Lookup):
             if v.kind == "operator_user":
@@ -485,12 +496,23 @@ def heat_stacks(export: Export) -> dict[str, dict[str, Any]]:
         return v
 
     by_name = export.by_name()
+    # Heat has no membership resource: a user's groups are a property of OS::Keystone::User.
+    groups: dict[str, list[Any]] = {}
+    for r in export.resources:
+        if r.token == "identity/userMembershipV3:UserMembershipV3":
+            user = r.inputs["userId"]
+            if isinstance(user, Ref):
+                groups.setdefault(user.target, []).append(r.inputs["groupId"])
     for r in export.resources:
         part = home[r.name]
+        if r.token == "identity/userMembershipV3:UserMembershipV3":
+            continue
         props = heat_properties(r, lambda v, p=part: value(v, p))  # type: ignore[misc]
         if props is None:
             continue
         htype, body = props
+        if r.name in groups:
+            body["groups"] = [value(g, part) for g in groups[r.name]]
         res: dict[str, Any] = {"type": htype, "properties": body}
         deps = [d for d in r.depends_on if home.get(d) == part and d in by_name]
         if deps:
@@ -512,9 +534,6 @@ def heat_properties(r: Resource, value: Callable[[Any], Any]) -> tuple[str, dict
             return "OS::Keystone::GroupRoleAssignment", {"group": value(inp["groupId"]),
                                                          "roles": roles}
         return "OS::Keystone::UserRoleAssignment", {"user": value(inp["userId"]), "roles": roles}
-    if r.token == "identity/userMembershipV3:UserMembershipV3":
-        return "OS::Keystone::GroupUserAssignment", {"group": value(inp["groupId"]),
-                                                     "users": [value(inp["userId"])]}
     if r.token == "networking/routerRoute:RouterRoute":
         return "OS::Neutron::ExtraRouteSet", {
             "router": value(inp["routerId"]),

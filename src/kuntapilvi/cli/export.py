@@ -4,6 +4,7 @@ Heat templates, for comparing kuntapilvi with those tools (bench/peers.py, docs/
 from __future__ import annotations
 
 import enum
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +13,7 @@ import typer
 from kuntapilvi.cli.common import boundary, out
 from kuntapilvi.cli.edge import find_root
 from kuntapilvi.dryrun import dry_run
+from kuntapilvi.errors import InvalidInput
 from kuntapilvi.peerexport import collect, to_hcl, to_hot
 from kuntapilvi.validate import validate
 
@@ -31,19 +33,31 @@ def export_command(
                                             "(default: print to standard output)"),
     ] = None,
     today: Annotated[str | None, typer.Option(help="Judge staged adoption on this date")] = None,
+    centre: Annotated[
+        Path | None,
+        typer.Option("--centre-outputs", help="JSON of `pulumi stack output --json --stack "
+                                              "centre`: the centre's network, flavor and image "
+                                              "ids, written as they are instead of looked up by "
+                                              "name"),
+    ] = None,
 ) -> None:
     """Write a tenant stack as OpenTofu HCL or Heat HOT, built from the same model as `up`."""
     paths = find_root()
     report = validate(paths, [stack])
     if report.errors:
-        from kuntapilvi.errors import InvalidInput
-
         raise InvalidInput(f"stack '{stack}' has errors; run `kuntapilvi validate {stack}`")
     if stack not in report.model.tenants:
         from kuntapilvi.cli.tenants import not_a_tenant
 
         raise not_a_tenant(report.model, stack)
-    export = collect(report.model, stack, dry_run(paths, stack, today).resources)
+    regions = None
+    if centre is not None:
+        try:
+            regions = json.loads(centre.read_text())["regions"]
+        except (OSError, ValueError, KeyError) as exc:
+            raise InvalidInput(f"--centre-outputs {centre}: not the centre stack's outputs "
+                               f"({exc})") from None
+    export = collect(report.model, stack, dry_run(paths, stack, today).resources, regions)
     files = {"main.tf": to_hcl(export)} if fmt is ExportFormat.TOFU else to_hot(export)
     if output is None:
         for name, text in files.items():
