@@ -516,7 +516,6 @@ def floor(results: list[Phase], boot_seconds: list[float]) -> tuple[float, list[
     with the median duration its create request took in the runs (the services' access logs),
     servers also with their median build time (created_at to launched_at), plus one token.
     Returns (seconds, the chain)."""
-    sys.path.insert(0, str(REPO / "src"))
     from kuntapilvi.dryrun import dry_run
     from kuntapilvi.peerexport import Ref, Template, collect
     from kuntapilvi.project import ProjectPaths
@@ -647,10 +646,13 @@ def write_docs(text: str) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--tools", default="kuntapilvi,opentofu,heat")
+    ap.add_argument("--tools", default="kuntapilvi,heat,opentofu")
     ap.add_argument("--write-docs", action="store_true", help="put the table in "
                     "docs/performance.md between its peers markers")
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
+    ap.add_argument("--with-earlier", action="store_true",
+                    help="table also the other tools' results of the previous run "
+                         "(.state/bench/peers.json), e.g. after rerunning one tool")
     args = ap.parse_args()
     from kuntapilvi.devcloud.paths import Paths
 
@@ -676,6 +678,12 @@ def main() -> int:
                 one_round(bench, tool, run)
             except PhaseFailed:
                 print(f"  {name}: round {run} failed; see {log}", flush=True)
+    out = REPO / ".state" / "bench" / "peers.json"
+    if args.with_earlier and out.exists():
+        earlier = json.loads(out.read_text())
+        kept = [Phase(**r) for r in earlier["results"] if r["tool"] not in wanted]
+        bench.results = kept + bench.results
+        BOOTS.extend(earlier.get("server_boot_seconds", []))
     floor_s, chain = floor([r for r in bench.results if r.ok], BOOTS)
     text = table(bench.results, args.runs, floor_s)
     stamp = time.strftime("%Y-%m-%d")
@@ -688,7 +696,6 @@ def main() -> int:
             f"from the access logs; servers with their median build time, "
             f"{statistics.median(BOOTS) if BOOTS else 0:.1f} s).")
     print(text)
-    out = REPO / ".state" / "bench" / "peers.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"results": [r.__dict__ for r in bench.results],
                                "server_boot_seconds": BOOTS, "floor_seconds": floor_s,

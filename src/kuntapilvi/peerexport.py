@@ -222,7 +222,26 @@ def collect(model: Model, stack: str, recorded: list[Recorded],
         if scoped and operator:
             res.depends_on.append(operator)
         resources.append(res)
+    _explicit_orderings(resources)
     return Export(tenant, region.openstack_region, resources)
+
+
+def _explicit_orderings(resources: list[Resource]) -> None:
+    """The program's own `depends_on` options, which the mocks do not record (modules/network.py,
+    modules/capacity.py): a WAN route waits for the router's interfaces (Neutron refuses a next
+    hop the router is not connected to), the WAN port for the RBAC policy that shares its
+    network, a floating address association for the router interfaces."""
+    interfaces = [r for r in resources if r.token == "networking/routerInterface:RouterInterface"]
+    rbacs = [r for r in resources if r.token == "networking/rbacPolicyV2:RbacPolicyV2"]
+    for r in resources:
+        extra: list[str] = []
+        if r.token == "networking/routerRoute:RouterRoute":
+            extra = [i.name for i in interfaces if i.inputs.get("routerId") == r.inputs["routerId"]]
+        elif r.token == "networking/port:Port":
+            extra = [b.name for b in rbacs if b.inputs.get("objectId") == r.inputs.get("networkId")]
+        elif r.token == "networking/floatingIpAssociate:FloatingIpAssociate":
+            extra = [i.name for i in interfaces]
+        r.depends_on += [e for e in extra if e not in r.depends_on]
 
 
 def _mentions(value: Any, ref: Ref) -> bool:

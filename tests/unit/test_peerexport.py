@@ -78,6 +78,13 @@ def test_hcl_references_follow_the_programs_dependencies(hcl: str) -> None:
     assert "tenant_id = openstack_identity_project_v3.kajaani-project.id" in port
     assert "openstack_networking_quota_v2.kajaani-quota-network" in port  # after the quotas
     assert "fixed_ip {\n    subnet_id = openstack_networking_subnet_v2." in port
+    # The program's explicit depends_on: the WAN route after both router interfaces, the WAN
+    # port after the RBAC policy sharing its network.
+    route = blocks[("openstack_networking_router_route_v2", "kajaani-wan-route-172-30-0-0-16")]
+    assert "openstack_networking_router_interface_v2.kajaani-wan-router-if" in route
+    assert "openstack_networking_router_interface_v2.kajaani-tenant-network-router-if" in route
+    wan = blocks[("openstack_networking_port_v2", "kajaani-wan-port")]
+    assert "openstack_networking_rbac_policy_v2.kajaani-wan-rbac" in wan
     router = blocks[("openstack_networking_router_v2", "kajaani-tenant-network-router")]
     assert "external_network_id = data.openstack_networking_network_v2." in router
     assert 'data "openstack_compute_flavor_v2" "flavor_kp_1c_2g_20g"' in hcl
