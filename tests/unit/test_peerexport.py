@@ -165,3 +165,19 @@ def test_export_command_writes_the_files(tmp_path, monkeypatch) -> None:  # type
                                                                  "kajaani.yaml"]
     r = runner.invoke(app, ["export", "--format", "tofu", "centre"])
     assert r.exit_code != 0 and "centre" in r.output
+
+
+def test_centre_outputs_replace_the_lookups_by_name(recorded: list[Recorded]) -> None:
+    model = validate(PATHS, ["kajaani"]).model
+    regions = {"kaj": {"external_network_id": "ext-uuid", "wan_network_id": "wan-uuid",
+                       "image_ids": {"debian-12": "image-uuid"},
+                       "flavor_ids": {"kp-1c-2g-20g": "flavor-uuid"}}}
+    region_id = model.tenants["kajaani"].region.id
+    hcl = to_hcl(collect(model, "kajaani", recorded, {region_id: regions["kaj"]}))
+    blocks = hcl_blocks(hcl)
+    assert 'network_id = "wan-uuid"' in blocks[("openstack_networking_port_v2", "kajaani-wan-port")]
+    router = blocks[("openstack_networking_router_v2", "kajaani-tenant-network-router")]
+    assert 'external_network_id = "ext-uuid"' in router
+    relay = blocks[("openstack_compute_instance_v2", "kajaani-mail-relay-server")]
+    assert 'flavor_id = "flavor-uuid"' in relay and 'image_id = "image-uuid"' in relay
+    assert "data.openstack_networking_network_v2" not in hcl
