@@ -21,7 +21,8 @@ Run it where devcloud runs (its APIs on this namespace's loopback), with Heat, e
       '. scripts/env.sh && .venv/bin/kuntapilvi devcloud up --with heat \\
        && .venv/bin/python bench/peers.py --runs 3 --write-docs'
 
-The floor (the cloud's own critical path) is not measured yet: docs/performance.md says so.
+The floor: kajaani's longest chain of dependent creates, each weighted with the median duration
+of its create request in these runs (from the same access logs), servers with their build time.
 """
 
 from __future__ import annotations
@@ -670,14 +671,19 @@ def main() -> int:
     centre = Pulumi(work, env, log)
     centre.prepare()
     print(f"  centre stack up ({time.monotonic() - t0:.0f} s)", flush=True)
+    tools = []
     for name in wanted:
         tool = centre if name == "kuntapilvi" else classes[name](work, env, log)
         tool.prepare()
-        for run in range(1, args.runs + 1):
+        tools.append(tool)
+    # Rounds interleave the tools, so a change in the machine's load (it is shared) spreads
+    # over all of them instead of landing on whichever tool ran at the time.
+    for run in range(1, args.runs + 1):
+        for tool in tools:
             try:
                 one_round(bench, tool, run)
             except PhaseFailed:
-                print(f"  {name}: round {run} failed; see {log}", flush=True)
+                print(f"  {tool.name}: round {run} failed; see {log}", flush=True)
     out = REPO / ".state" / "bench" / "peers.json"
     if args.with_earlier and out.exists():
         earlier = json.loads(out.read_text())
