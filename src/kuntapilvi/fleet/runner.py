@@ -253,18 +253,37 @@ def resume(
     locked: Callable[[str], list[str]],
     display: Display,
     stale_after: float = STALE_AFTER_S,
+    recover: Callable[[str], tuple[bool, str]] | None = None,
 ) -> None:
-    """Make a halted or killed rollout runnable again without redoing finished stacks."""
+    """Make a halted or killed rollout runnable again without redoing finished stacks.
+
+    A stack whose run was killed keeps the engine's lock and the creates that were in flight.
+    With `recover` (`kuntapilvi recover STACK`: a stale lock cleared, what the killed run made
+    adopted into the state) it runs again; without it, or when recover leaves something to a
+    person, it stays locked and counts against the tolerance."""
     applied = ledger.applied()
     rows = {r.stack: r for r in ledger.stacks(rollout_id)}
-    for stack in ledger.reopen(rollout_id, stale_after):
-        row = rows[stack]
+
+    def still_locked(stack: str) -> str | None:
         locks = locked(stack)
-        if locks:
-            message = (
-                f"the killed run left its lock ({', '.join(locks)}); check the stack and "
-                f"run '{recovery_command(stack)}', then resume again"
+        if not locks:
+            return None
+        if recover is None:
+            return (
+                f"the killed run left its lock ({', '.join(locks)}); check the stack and run "
+                f"'{recovery_command(stack)}', then resume again"
             )
+        ok, detail = recover(stack)
+        display.note(f"{stack}: {detail}")
+        if ok and not locked(stack):
+            return None
+        return f"{detail}; settle what it lists, then resume again"
+
+    reopened = ledger.reopen(rollout_id, stale_after)
+    for stack in reopened:
+        row = rows[stack]
+        message = still_locked(stack)
+        if message:
             ledger.finish(rollout_id, stack, lg.LOCKED, message=message)
             display.finished(stack, row.wave, lg.LOCKED, message)
         elif applied.get(stack, {}).get("fingerprint") == row.fingerprint:
@@ -273,9 +292,11 @@ def resume(
         else:
             ledger.requeue(rollout_id, stack)
             display.note(f"{stack}: its run was killed before it applied; queued again")
-    # A stack locked by an earlier kill runs again once `kuntapilvi recover` has cleared its
-    # lock; while the lock is there it stays locked and counts against the tolerance.
+    # A stack locked by an earlier kill runs again once its lock is gone (recovered here, or
+    # by a person since).
     for row in ledger.stacks(rollout_id):
-        if row.status == lg.LOCKED and not locked(row.stack):
+        if row.stack in reopened or row.status != lg.LOCKED:
+            continue
+        if still_locked(row.stack) is None:
             ledger.requeue(rollout_id, row.stack)
             display.note(f"{row.stack}: its lock is gone (recovered); queued again")
