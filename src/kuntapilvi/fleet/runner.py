@@ -247,6 +247,34 @@ def _check_wave(
             _judge(ledger, rollout_id, wave, stack, opts)
 
 
+def _settle_heartbeats(
+    ledger: lg.Ledger, rollout_id: str, display: Display, stale_after: float
+) -> None:
+    """A runner killed a moment ago still looks alive: its last beat is fresh. Wait until each
+    running stack's beat either goes stale (its runner is dead: resume takes it over) or keeps
+    coming (a live runner: this one joins it), instead of waiting for it forever."""
+    seen: dict[str, float] = {}
+    deadline = time.time() + stale_after + 2 * POLL_S
+    while time.time() < deadline:
+        now = time.time()
+        fresh: dict[str, float] = {
+            r.stack: r.heartbeat
+            for r in ledger.stacks(rollout_id)
+            if r.status == lg.RUNNING
+            and r.heartbeat is not None
+            and r.heartbeat >= now - stale_after
+        }
+        if not fresh or any(seen.get(s, b) != b for s, b in fresh.items()):
+            return  # none to settle, or one beats again: its runner lives
+        if not seen:
+            display.note(
+                f"{', '.join(sorted(fresh))}: last beat {now - max(fresh.values()):.0f} s ago; "
+                f"waiting up to {stale_after:.0f} s to tell a dead runner from a live one"
+            )
+        seen = fresh
+        time.sleep(POLL_S)
+
+
 def resume(
     ledger: lg.Ledger,
     rollout_id: str,
@@ -261,6 +289,7 @@ def resume(
     With `recover` (`kuntapilvi recover STACK`: a stale lock cleared, what the killed run made
     adopted into the state) it runs again; without it, or when recover leaves something to a
     person, it stays locked and counts against the tolerance."""
+    _settle_heartbeats(ledger, rollout_id, display, stale_after)
     applied = ledger.applied()
     rows = {r.stack: r for r in ledger.stacks(rollout_id)}
 
