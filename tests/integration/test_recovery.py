@@ -268,6 +268,29 @@ def test_killed_while_volumes_are_attached_recovers(fresh: Project, admin_conn: 
     assert volume.status == "in-use" and len(volume.attachments) == 1
 
 
+def test_killed_while_a_server_is_replaced_recovers(fresh: Project, admin_conn: Any) -> None:
+    """A catalogue editor's template change replaces the print server (delete first: the new
+    server takes the old one's port); the run dies once the new server is in Nova."""
+    up = fresh.up()
+    assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-2000:]
+    [old] = [s for s in cloud_servers(admin_conn) if s.name == f"{STACK}-print"]
+    template = fresh.root / "templates" / "cloud-init" / "print.yaml.j2"
+    text = template.read_text()
+    template.write_text(text.replace("LogLevel warn", "LogLevel info"))
+    try:
+        fresh.up_interrupted(
+            lambda: any(
+                s.name == f"{STACK}-print" and s.id != old.id for s in cloud_servers(admin_conn)
+            ),
+            "the replacement print server in Nova",
+        )
+        recover_and_converge(fresh, admin_conn, "killed_while_server_replaced")
+        [new] = [s for s in cloud_servers(admin_conn) if s.name == f"{STACK}-print"]
+        assert new.id != old.id, "the old server came back instead of its replacement"
+    finally:
+        template.write_text(text)
+
+
 # neutron-api is devcloud's neutron-server (its WSGI API process).
 @pytest.mark.parametrize("service", ["nova-api", "neutron-api"])
 def test_api_stopped_mid_up_and_started_again_recovers(
