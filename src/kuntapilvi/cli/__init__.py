@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from kuntapilvi.cli import backup, cloud, data, devcloud, pr, rollout, site, state
+from kuntapilvi.cli import accounts, backup, cloud, data, devcloud, pr, rollout, site, state
 from kuntapilvi.cli.billing import invoice_command, report_command
 from kuntapilvi.cli.check import check_command
 from kuntapilvi.cli.plan import plan_command
@@ -33,6 +33,7 @@ app.command("orphans")(orphans_command)
 app.add_typer(devcloud.app, name="devcloud")
 app.add_typer(data.app, name="data")
 app.add_typer(backup.app, name="backup")
+app.add_typer(accounts.app, name="accounts")
 app.add_typer(pr.app, name="pr")
 app.add_typer(cloud.app, name="cloud")
 app.add_typer(site.app, name="site")
