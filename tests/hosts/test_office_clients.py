@@ -420,9 +420,9 @@ def test_kajaani_workstation_uses_every_office_service(
     # Print: a test page is taken and printed (to the null device).
     rc, out = lp(manager, KAJAANI_WS)
     assert rc == 0 and f"request id is {PRINT_QUEUE}-" in out, out
+    job = out.split("request id is ", 1)[1].split()[0]
     rc, out = sh(manager, KAJAANI_WS.name, PRINTER_PAGE.format(server=ADDRESSES["office.print"]))
     assert rc == 0 and "HTTP 200" in out, out
-    job = out.split("request id is ", 1)[1].split()[0]
     ok(
         manager,
         office.servers["office.print"],
