@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str, bool]] = {
     "devcloud": ("kuntapilvi.cli.devcloud", "app", True),
     "data": ("kuntapilvi.cli.data", "app", True),
     "backup": ("kuntapilvi.cli.backup", "app", True),
+    "accounts": ("kuntapilvi.cli.accounts", "app", True),
     "pr": ("kuntapilvi.cli.pr", "app", True),
     "cloud": ("kuntapilvi.cli.cloud", "app", True),
     "site": ("kuntapilvi.cli.site", "app", True),
