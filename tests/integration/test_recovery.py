@@ -134,6 +134,10 @@ def wipe(project: Project, conn: Any) -> None:
         if (v.metadata or {}).get("kuntapilvi-tenant") == STACK and v.status == "available":
             conn.block_storage.delete_volume(v.id, ignore_missing=True)
     for port in kajaani_tagged(conn, conn.network.ports):
+        # A failed destroy leaves the WAN link's router interface: Neutron refuses to delete
+        # such a port directly, and the next case would start on a half-torn-down tenant.
+        if port.device_owner == "network:router_interface" and port.device_id:
+            conn.network.remove_interface_from_router(port.device_id, port_id=port.id)
         conn.network.delete_port(port.id, ignore_missing=True)
 
 
