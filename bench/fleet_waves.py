@@ -103,7 +103,7 @@ def _tree_rss(pid: int) -> int:
     return total
 
 
-def timed(root: Path, env: dict[str, str], *args: str) -> tuple[float, int]:
+def timed(root: Path, env: dict[str, str], *args: str) -> tuple[float, int, str]:
     """Wall seconds and peak tree memory of one `kuntapilvi` command; fails loudly."""
     started = time.perf_counter()
     proc = subprocess.Popen(
@@ -125,7 +125,9 @@ def timed(root: Path, env: dict[str, str], *args: str) -> tuple[float, int]:
     seconds = time.perf_counter() - started
     if proc.returncode != 0:
         sys.exit(f"kuntapilvi {' '.join(args)} failed ({proc.returncode}):\n{out}\n{err[-4000:]}")
-    return seconds, peak
+    # "rollout ID: succeeded (N succeeded)": a level whose stacks were skipped would time nothing.
+    summary = [line for line in err.splitlines() if line.startswith("rollout ")][-1:]
+    return seconds, peak, summary[0] if summary else ""
 
 
 def add_port(root: Path, port: int) -> None:
@@ -162,18 +164,21 @@ def main() -> None:
         )  # fmt: skip
     results: dict[str, object] = {"tenants": args.tenants, "cores": os.cpu_count()}
     try:
-        seconds, peak = timed(root, env, "rollout", "up", "--id", "build", "--concurrency", "4")
+        seconds, peak, _ = timed(root, env, "rollout", "up", "--id", "build", "--concurrency", "4")
         results["build"] = {"seconds": round(seconds, 1), "peak_mb": peak // 2**20}
         print(f"built the centre and {args.tenants} tenants: {seconds:.0f} s", flush=True)
         rows = []
         for level in levels:
             add_port(root, 9100 + level)
-            preview, preview_peak = timed(
+            preview, preview_peak, said = timed(
                 root, env, "rollout", "preview", "--id", f"p{level}", "--concurrency", str(level)
             )
-            up, up_peak = timed(
+            up, up_peak, applied = timed(
                 root, env, "rollout", "up", "--id", f"u{level}", "--concurrency", str(level)
             )
+            for line in (said, applied):
+                if f"({args.tenants} succeeded)" not in line:
+                    sys.exit(f"concurrency {level}: expected {args.tenants} stacks, got: {line}")
             row = {
                 "concurrency": level,
                 "preview_s": round(preview, 1),
