@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib.util
 import json
 import os
 import resource
@@ -27,6 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import country  # bench/country.py: the script's folder is on sys.path
 import yaml
 
 from kuntapilvi.fleet import ledger as lg
@@ -36,16 +36,8 @@ REPO = Path(__file__).resolve().parents[1]
 CODE = ("modules", "policy", "engine", "src", "__main__.py", "pyproject.toml")
 
 
-def _country():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("country", REPO / "bench" / "country.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def build(root: Path, count: int) -> None:
-    _country().build(root, count)
+    country.build(root, count)
     for name in CODE:
         source = REPO / name
         if source.is_dir():

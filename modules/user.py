@@ -2,7 +2,12 @@
 
 `user.admin-access` gives each of the tenant's own administrators a Keystone user in the
 tenant's admins group, which holds the member role on the tenant's project and nothing else;
-their SSH keys reach the tenant's servers through user data (servicecontext)."""
+their SSH keys reach the tenant's servers through user data (servicecontext).
+
+`user.accounts` builds nothing in the cloud: the staff accounts live in the tenant's directory,
+which `kuntapilvi accounts sync` brings in line with the request in place (kuntapilvi.accounts).
+The component records the requested list (uid, name, groups; no password exists to record) as
+its `accounts` output, so the stack says what its last apply asked the directory to hold."""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_openstack as openstack
 
+from kuntapilvi.accounts import desired_accounts
 from kuntapilvi.model import Service, Tenant
 
 
@@ -28,13 +34,18 @@ class UserServicesArgs:
 
 
 class UserServices(pulumi.ComponentResource):
+    accounts: list[dict[str, object]]
+
     def __init__(
         self, name: str, args: UserServicesArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("kuntapilvi:index:UserServices", name, None, opts)
         for service in args.tenant.by_module("user.admin-access"):
             self._admins(name, service, args)
-        self.register_outputs({})
+        self.accounts = []
+        if args.tenant.by_module("user.accounts"):
+            self.accounts = list(desired_accounts(args.tenant)["accounts"])
+        self.register_outputs({"accounts": self.accounts})
 
     def _admins(self, name: str, service: Service, args: UserServicesArgs) -> None:
         child = pulumi.ResourceOptions(parent=self)

@@ -66,6 +66,57 @@ def _admin_list_problem(value: Any, max_items: int | None) -> str | None:
     return None
 
 
+# A staff account's login (user.accounts): uid=<uid> in the directory, the IMAP login and the
+# local part of <uid>@<tenant domain>. Lower case, so the same person is never two accounts.
+ACCOUNT_UID = re.compile(r"^[a-z][a-z0-9._-]{0,30}[a-z0-9]$|^[a-z]$")
+# A group in the directory (ou=ryhmat): cn=<group>, a posixGroup.
+ACCOUNT_GROUP = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
+ACCOUNT_KEYS = {"uid", "name"}
+ACCOUNT_OPTIONAL = {"groups"}
+MAX_GROUPS_PER_ACCOUNT = 20
+
+
+def _account_problem(i: int, item: Any, seen: set[str]) -> str | None:
+    if not isinstance(item, dict) or not set(item) >= ACCOUNT_KEYS or (
+        set(item) - ACCOUNT_KEYS - ACCOUNT_OPTIONAL
+    ):
+        return f"item {i}: must have the keys uid and name, and optionally groups"
+    uid, name, groups = item["uid"], item["name"], item.get("groups", [])
+    if not isinstance(uid, str) or not ACCOUNT_UID.match(uid):
+        return (f"item {i}: uid {uid!r} must be a login in lower case (letters, digits, '.', "
+                "'_', '-'; starts with a letter, at most 32)")  # fmt: skip
+    if uid in seen:
+        return f"item {i}: uid {uid!r} is listed twice"
+    seen.add(uid)
+    if not isinstance(name, str) or not name.strip() or len(name) > 64:
+        return f"item {i}: name of {uid!r} must be the person's name, 1 to 64 characters"
+    issue = _text_problem(name)
+    if issue:
+        return f"item {i}: name of {uid!r} {issue}"
+    if not isinstance(groups, list) or len(groups) > MAX_GROUPS_PER_ACCOUNT:
+        return f"item {i}: groups of {uid!r} must be a list of at most {MAX_GROUPS_PER_ACCOUNT}"
+    for group in groups:
+        if not isinstance(group, str) or not ACCOUNT_GROUP.match(group):
+            return (f"item {i}: group {group!r} of {uid!r} must be a name in lower case "
+                    "(letters, digits, hyphens, at most 32)")  # fmt: skip
+    if len(set(groups)) != len(groups):
+        return f"item {i}: groups of {uid!r} name a group twice"
+    return None
+
+
+def _account_list_problem(value: Any, max_items: int | None) -> str | None:
+    if not isinstance(value, list):
+        return "must be a list of {uid: ..., name: ..., groups: [...]}"
+    seen: set[str] = set()
+    for i, item in enumerate(value, start=1):
+        issue = _account_problem(i, item, seen)
+        if issue:
+            return issue
+    if max_items is not None and len(value) > max_items:
+        return f"may hold at most {max_items} accounts"
+    return None
+
+
 def problem(param: Parameter, value: Any) -> str | None:
     """Why `value` is not acceptable for `param`, or None."""
     kind = param.type
@@ -90,6 +141,8 @@ def problem(param: Parameter, value: Any) -> str | None:
         return _cidr_problem(param, value)
     elif kind == "admin-list":
         return _admin_list_problem(value, param.max_items)
+    elif kind == "account-list":
+        return _account_list_problem(value, param.max_items)
     elif kind == "cidr-list":
         if not isinstance(value, list):
             return "must be a list of networks, e.g. [10.1.0.0/16]"

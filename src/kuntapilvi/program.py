@@ -141,7 +141,7 @@ def build_tenant(
         ),
         opts=admin_opts,
     )
-    UserServices(
+    users = UserServices(
         tenant.stack,
         UserServicesArgs(
             tenant=tenant, project_id=project.project_id, admin_group_id=project.admin_group_id
@@ -240,4 +240,7 @@ def build_tenant(
             for name, built in servers.items()
         },
     )
+    # The staff accounts the directory is to hold (user.accounts); pushed by `kuntapilvi
+    # accounts sync`, never part of a server's user data. No passwords: none exist here.
+    pulumi.export("accounts", users.accounts)
     pulumi.export("waiting", [f"{s.card.id}/{s.name}@{s.start}" for s in waiting])

@@ -306,3 +306,44 @@ def test_two_shards_share_one_rollout(fleet: Fleet) -> None:
     assert len({r["runner"] for r in rows}) == 2
     after = {s: fleet.updates(s) for s in TENANTS}
     assert all(after[s] == before[s] + 1 for s in TENANTS)
+
+
+def test_a_rollout_killed_mid_up_is_resumed_through_recover(fleet: Fleet, admin_conn: Any) -> None:
+    """Issues 16 and 20 together: the runner dies while lahti's `up` is creating a server. The
+    engine's lock and the half-made create stay behind; `rollout resume` recovers the stack
+    (stale lock cleared, the server adopted) and finishes it, with no second server."""
+    fleet.edit(
+        "stacks/Pulumi.lahti.yaml", "      - card: office.print\n",
+        "      - card: office.print\n      - card: office.time\n",
+    )  # fmt: skip
+
+    def lahti_time() -> list[Any]:
+        return [s for s in admin_conn.compute.servers(all_projects=True) if s.name == "lahti-time"]
+
+    runner = subprocess.Popen(
+        [KP, "rollout", "up", "--id", "killed-mid-up"],
+        cwd=fleet.root, env=fleet.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 600
+        while not lahti_time():
+            assert runner.poll() is None, "the rollout ended before lahti's server was created"
+            assert time.monotonic() < deadline, "lahti's server was never created"
+            time.sleep(0.5)
+    finally:
+        # The runner and the engine it started, as a dying CI machine takes them.
+        os.killpg(runner.pid, signal.SIGKILL)
+        runner.wait(timeout=30)
+    assert fleet.rollout("killed-mid-up")["status"] == "running"
+
+    resumed = fleet.kp("rollout", "resume", "killed-mid-up")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "kuntapilvi recover lahti recovered" in resumed.stderr, resumed.stderr
+    rows = {r["stack"]: r for r in fleet.rollout("killed-mid-up")["stacks"]}
+    assert {s: r["status"] for s, r in rows.items()} == {"lahti": "succeeded"}
+    assert len(lahti_time()) == 1, "recover adopted the killed run's server: no second one"
+    orphans = fleet.kp("orphans", "lahti", "--format", "json")
+    assert orphans.returncode == 0, orphans.stdout + orphans.stderr
+    noop = fleet.pulumi("preview", "--stack", "lahti", "--expect-no-changes")
+    assert noop.returncode == 0, noop.stdout[-3000:]

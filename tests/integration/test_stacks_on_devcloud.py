@@ -351,6 +351,29 @@ def test_removing_a_service_keeps_its_data_until_purged(stacks: Stacks, admin_co
     assert remaining == []
 
 
+def test_a_changed_template_replaces_a_server_on_its_own_port(
+    stacks: Stacks, admin_conn: Any
+) -> None:
+    """A catalogue editor's template change reaches a tenant as a new server on the same port
+    (its address is the service's): the old server must go before the new one takes the port,
+    or Nova refuses it (409 "port still in use")."""
+    before = admin_conn.compute.find_server(
+        "kajaani-print", ignore_missing=False, all_projects=True
+    )
+    [port] = list(admin_conn.network.ports(device_id=before.id))
+    template = stacks.root / "templates" / "cloud-init" / "print.yaml.j2"
+    text = template.read_text()
+    assert "LogLevel warn" in text
+    # Inside the rendered config (text outside a child template's blocks renders nothing).
+    template.write_text(text.replace("LogLevel warn", "LogLevel info"))
+    up = stacks.pulumi("up", "--stack", "kajaani", "--yes", "--skip-preview", check=False)
+    assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-2000:]
+    after = admin_conn.compute.find_server("kajaani-print", ignore_missing=False, all_projects=True)
+    assert after.id != before.id, "the user data changed: the server is a new one"
+    assert [p.id for p in admin_conn.network.ports(device_id=after.id)] == [port.id]
+    stacks.pulumi("preview", "--stack", "kajaani", "--expect-no-changes")
+
+
 def test_destroy_leaves_nothing_of_the_tenant(stacks: Stacks, admin_conn: Any) -> None:
     stacks.pulumi("destroy", "--stack", "kajaani", "--yes")
     purge = subprocess.run(

@@ -60,10 +60,10 @@ def test_agreement_lists_every_service_with_price(run) -> None:  # type: ignore[
     assert result.exit_code == 0, result.output
     assert "Kajaanin kaupunki" in result.stdout
     assert result.stdout.count("`office.") == 5
-    # 750 € of office and base services, the WAN link's 100M (150 €), admin access (15 €) and
-    # mailboxes S (90 €).
-    assert "1005.00 €/kk" in result.stdout
-    assert result.stdout.count("`user.") == 2
+    # 750 € of office and base services, the WAN link's 100M (150 €), admin access (15 €),
+    # mailboxes S (90 €) and staff accounts (40 €).
+    assert "1045.00 €/kk" in result.stdout
+    assert result.stdout.count("`user.") == 3
 
 
 def test_capacity_shows_both_regions(run) -> None:  # type: ignore[no-untyped-def]

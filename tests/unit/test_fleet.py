@@ -434,6 +434,51 @@ def test_a_recovered_stack_runs_on_the_next_resume(project: Path, ledger: lg.Led
     assert record["status"] == lg.SUCCEEDED
 
 
+def test_resume_recovers_a_stack_a_killed_run_left_locked(
+    project: Path, ledger: lg.Ledger
+) -> None:
+    applied_everything(project, ledger)
+    opts = start(project, ledger, canary=[], failure_tolerance="5")
+    rows = {r.stack: r for r in ledger.stacks("r1")}
+    for stack in ("lahti", "espoo"):
+        assert ledger.claim("r1", rows[stack].wave_index, "dead") == stack
+    locks = {"lahti": ["lock.json"], "espoo": ["lock.json"]}
+    recovered: list[str] = []
+
+    def recover(stack: str) -> tuple[bool, str]:
+        recovered.append(stack)
+        if stack == "espoo":  # an ambiguous match: left for a person, lock kept
+            return False, "kuntapilvi recover espoo exited 1"
+        locks.pop(stack)
+        return True, "kuntapilvi recover lahti recovered"
+
+    resume(ledger, "r1", lambda s: locks.get(s, []), Recorder(), 0.0, recover=recover)
+    engine = FakeEngine()
+    execute(ledger, "r1", opts, engine, Recorder())
+    statuses = {r.stack: r for r in ledger.stacks("r1")}
+    assert sorted(recovered) == ["espoo", "lahti"]
+    assert engine.runs.count("lahti") == 1 and "espoo" not in engine.runs
+    assert statuses["espoo"].status == lg.LOCKED
+    assert "exited 1" in (statuses["espoo"].message or "")
+
+
+def test_resume_right_after_a_kill_waits_for_the_dead_runners_beat_to_go_stale(
+    project: Path, ledger: lg.Ledger
+) -> None:
+    # Resumed a moment after the kill, lahti's last beat is still fresh; taken for a live
+    # runner's, the rollout would wait for it forever.
+    applied_everything(project, ledger)
+    opts = start(project, ledger, canary=[], failure_tolerance="5")
+    rows = {r.stack: r for r in ledger.stacks("r1")}
+    assert ledger.claim("r1", rows["lahti"].wave_index, "dead") == "lahti"
+    ledger.heartbeat("r1", ["lahti"])
+    resume(ledger, "r1", lambda s: [], Recorder(), stale_after=1.0)
+    assert {r.stack: r.status for r in ledger.stacks("r1")}["lahti"] == lg.PENDING
+    engine = FakeEngine()
+    assert execute(ledger, "r1", opts, engine, Recorder())["status"] == lg.SUCCEEDED
+    assert engine.runs.count("lahti") == 1
+
+
 def test_cli_plan_and_a_no_op_up_that_runs_no_engine(
     project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

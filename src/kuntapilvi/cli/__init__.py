@@ -1,46 +1,77 @@
-"""The `kuntapilvi` command line: one typer app, one sub-app per audience or subsystem."""
+"""The `kuntapilvi` command line: one typer app, one sub-app per audience or subsystem.
+
+Sub-apps are imported only when their command is run: importing all of them pulls in the
+OpenStack SDK, paramiko and the Pulumi runtime (about a second of start-up), which a fleet
+rollout or a pull-request check running `kuntapilvi` once per step would pay every time.
+`kuntapilvi --help` (or an unknown command) still builds the whole app.
+"""
 
 from __future__ import annotations
 
+import importlib
+import sys
+from typing import Any
+
 import typer
 
-from kuntapilvi.cli import backup, cloud, data, devcloud, pr, rollout, site, state
-from kuntapilvi.cli.billing import invoice_command, report_command
-from kuntapilvi.cli.check import check_command
-from kuntapilvi.cli.export import export_command
-from kuntapilvi.cli.plan import plan_command
-from kuntapilvi.cli.recover import orphans_command, recover_command
-from kuntapilvi.cli.schema import schema_command
-from kuntapilvi.cli.tenants import agreement_command, capacity_command, new_tenant_command
-from kuntapilvi.cli.validate import validate_command
+# name -> (module, attribute, is a sub-app); the order is the order of `--help`.
+COMMANDS: dict[str, tuple[str, str, bool]] = {
+    "validate": ("kuntapilvi.cli.validate", "validate_command", False),
+    "plan": ("kuntapilvi.cli.plan", "plan_command", False),
+    "export": ("kuntapilvi.cli.export", "export_command", False),
+    "schema": ("kuntapilvi.cli.schema", "schema_command", False),
+    "new-tenant": ("kuntapilvi.cli.tenants", "new_tenant_command", False),
+    "capacity": ("kuntapilvi.cli.tenants", "capacity_command", False),
+    "agreement": ("kuntapilvi.cli.tenants", "agreement_command", False),
+    "check": ("kuntapilvi.cli.check", "check_command", False),
+    "invoice": ("kuntapilvi.cli.billing", "invoice_command", False),
+    "report": ("kuntapilvi.cli.billing", "report_command", False),
+    "recover": ("kuntapilvi.cli.recover", "recover_command", False),
+    "orphans": ("kuntapilvi.cli.recover", "orphans_command", False),
+    "devcloud": ("kuntapilvi.cli.devcloud", "app", True),
+    "data": ("kuntapilvi.cli.data", "app", True),
+    "backup": ("kuntapilvi.cli.backup", "app", True),
+    "accounts": ("kuntapilvi.cli.accounts", "app", True),
+    "pr": ("kuntapilvi.cli.pr", "app", True),
+    "cloud": ("kuntapilvi.cli.cloud", "app", True),
+    "site": ("kuntapilvi.cli.site", "app", True),
+    "rollout": ("kuntapilvi.cli.rollout", "app", True),
+    "state": ("kuntapilvi.cli.state", "app", True),
+}
 
-app = typer.Typer(
-    name="kuntapilvi",
-    help="Service catalogue, tenant stacks and local cloud of a municipal ICT service centre.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-)
-app.command("validate")(validate_command)
-app.command("plan")(plan_command)
-app.command("export")(export_command)
-app.command("schema")(schema_command)
-app.command("new-tenant")(new_tenant_command)
-app.command("capacity")(capacity_command)
-app.command("agreement")(agreement_command)
-app.command("check")(check_command)
-app.command("invoice")(invoice_command)
-app.command("report")(report_command)
-app.command("recover")(recover_command)
-app.command("orphans")(orphans_command)
-app.add_typer(devcloud.app, name="devcloud")
-app.add_typer(data.app, name="data")
-app.add_typer(backup.app, name="backup")
-app.add_typer(pr.app, name="pr")
-app.add_typer(cloud.app, name="cloud")
-app.add_typer(site.app, name="site")
-app.add_typer(rollout.app, name="rollout")
-app.add_typer(state.app, name="state")
+
+def _root() -> None:
+    """Service catalogue, tenant stacks and local cloud of a municipal ICT service centre."""
+
+
+def build_app(only: str | None = None) -> typer.Typer:
+    """The app with every command, or with `only` the one named (its parsing, help and errors
+    are the same: the callback keeps typer from collapsing a one-command app into that command)."""
+    app = typer.Typer(
+        name="kuntapilvi",
+        help="Service catalogue, tenant stacks and local cloud of a municipal ICT service centre.",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+    )
+    app.callback()(_root)
+    for name, (module, attribute, group) in COMMANDS.items():
+        if only is not None and name != only:
+            continue
+        target = getattr(importlib.import_module(module), attribute)
+        if group:
+            app.add_typer(target, name=name)
+        else:
+            app.command(name)(target)
+    return app
+
+
+def __getattr__(name: str) -> Any:
+    # `from kuntapilvi.cli import app` (tests, CliRunner) gets the whole app.
+    if name == "app":
+        return build_app()
+    raise AttributeError(name)
 
 
 def main() -> None:
-    app()
+    command = next((a for a in sys.argv[1:] if not a.startswith("-")), None)
+    build_app(command if command in COMMANDS else None)()

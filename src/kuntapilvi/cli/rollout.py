@@ -369,6 +369,14 @@ def resume_command(
     check: Check = None,
     reports: Reports = None,
     policy_pack: PolicyPack = None,
+    recover: Annotated[
+        bool,
+        typer.Option(
+            "--recover/--no-recover",
+            help="Run `kuntapilvi recover STACK` on each stack a killed run left locked (a "
+            "stale lock cleared, its in-flight creates adopted) before running it again",
+        ),
+    ] = True,
 ) -> None:
     """Continue a halted or killed rollout; finished stacks are not run again."""
     root = find_root().root
@@ -379,8 +387,12 @@ def resume_command(
         if record is None:
             raise KuntapilviError("no rollout to resume")
         backend = os.environ.get("PULUMI_BACKEND_URL", "")
+        logs = (reports or root / "reports" / "rollout" / record["id"]) / "logs"
         with display_for(err) as display:
-            resume(book, record["id"], ro.locks_for(backend), display)
+            resume(
+                book, record["id"], ro.locks_for(backend), display,
+                recover=ro.recoverer(root, logs) if recover else None,
+            )  # fmt: skip
         fleet = ro.fleet_plan(root, book)
         _execute(
             root, book, record["id"], record["action"], concurrency, parallel, check, reports,

@@ -11,17 +11,15 @@ Backups the engine writes beside a checkpoint (`.json.bak`, `backups/`) are not 
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import subprocess
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from kuntapilvi.errors import KuntapilviError
-from kuntapilvi.fleet.locks import PROJECT, postgres_store
+from kuntapilvi.statestore import PROJECT, Store
 
 
 @dataclass(slots=True)
@@ -29,74 +27,6 @@ class Moved:
     stack: str
     resources: int
     history: int
-
-
-class Store:
-    """The objects of a self-managed backend, by key (`.pulumi/...`)."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        if url.startswith("file://"):
-            self.folder: Path | None = Path(url.removeprefix("file://").split("?", 1)[0])
-            self.table = ""
-        elif url.startswith(("postgres://", "postgresql://")):
-            self.folder = None
-            try:
-                self.dsn, self.table, self.prefix = postgres_store(url)
-            except ValueError as exc:
-                raise KuntapilviError(str(exc)) from None
-        else:
-            raise KuntapilviError(
-                f"cannot copy history from or to '{url.split('://')[0]}://' backends; "
-                "use file:// or postgres://"
-            )
-
-    def keys(self, prefix: str) -> Iterator[str]:
-        if self.folder is not None:
-            base = self.folder / prefix
-            if base.is_dir():
-                for path in sorted(base.rglob("*")):
-                    if path.is_file():
-                        yield path.relative_to(self.folder).as_posix()
-            return
-        import psycopg
-
-        with psycopg.connect(self.dsn, connect_timeout=10) as conn:
-            rows = conn.execute(
-                f"SELECT key FROM {self.table} WHERE key LIKE %s ORDER BY key",  # checked name
-                (self.prefix + prefix + "%",),
-            ).fetchall()
-        yield from (r[0].removeprefix(self.prefix) for r in rows)
-
-    def read(self, key: str) -> bytes:
-        if self.folder is not None:
-            return (self.folder / key).read_bytes()
-        import psycopg
-
-        with psycopg.connect(self.dsn, connect_timeout=10) as conn:
-            row = conn.execute(
-                f"SELECT data->>'data' FROM {self.table} WHERE key = %s", (self.prefix + key,)
-            ).fetchone()
-        if row is None or row[0] is None:
-            raise KuntapilviError(f"{key} vanished from the source while copying")
-        # pkg/backend/diy/postgres/bucket.go keeps each object as {"data": "<base64>"}.
-        return base64.b64decode(row[0])
-
-    def write(self, key: str, data: bytes) -> None:
-        if self.folder is not None:
-            target = self.folder / key
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-            return
-        import psycopg
-
-        wrapped = json.dumps({"data": base64.b64encode(data).decode()})
-        with psycopg.connect(self.dsn, connect_timeout=10) as conn:
-            conn.execute(
-                f"INSERT INTO {self.table} (key, data) VALUES (%s, %s::json)"
-                " ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data, updated_at = now()",
-                (self.prefix + key, wrapped),
-            )
 
 
 def _pulumi(url: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -14,7 +14,7 @@ from typing import Any
 from kuntapilvi.errors import KuntapilviError
 from kuntapilvi.fleet import ledger as lg
 from kuntapilvi.fleet.engine import RunResult, run_stack
-from kuntapilvi.fleet.locks import stack_locks
+from kuntapilvi.fleet.locks import recovery_command, stack_locks
 from kuntapilvi.fleet.plan import BILLING, FleetPlan, describe, plan
 from kuntapilvi.fleet.runner import Display, Options, execute
 
@@ -153,20 +153,35 @@ def preview_stack(
         file.write_bytes(saved)
 
 
+def _kuntapilvi(root: Path, log: Path, *args: str) -> int:
+    """`kuntapilvi ARGS` in its own process (one process per stack, as the engine runs)."""
+    exe = shutil.which("kuntapilvi")
+    argv = [exe, *args] if exe else [sys.executable, "-m", "kuntapilvi", *args]
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w", encoding="utf-8") as out:
+        return subprocess.run(argv, cwd=root, stdout=out, stderr=subprocess.STDOUT).returncode
+
+
 def checker(root: Path, log_dir: Path) -> Any:
     def check(stack: str) -> tuple[bool, str]:
-        exe = shutil.which("kuntapilvi") or sys.executable
-        args = (
-            [exe, "check", stack]
-            if exe != sys.executable
-            else [exe, "-m", "kuntapilvi", "check", stack]
-        )
         log = log_dir / f"{stack}.check.log"
-        with log.open("w", encoding="utf-8") as out:
-            code = subprocess.run(args, cwd=root, stdout=out, stderr=subprocess.STDOUT).returncode
+        code = _kuntapilvi(root, log, "check", stack)
         return code == 0, f"kuntapilvi check {stack} exited {code}; see {log}"
 
     return check
+
+
+def recoverer(root: Path, log_dir: Path) -> Any:
+    """`kuntapilvi recover STACK` for a stack a killed rollout left locked; its exit codes are
+    docs/recovery.md's (0 recovered, 1 left for a person, 3 the engine or cloud failed)."""
+
+    def recover(stack: str) -> tuple[bool, str]:
+        log = log_dir / f"{stack}.recover.log"
+        code = _kuntapilvi(root, log, "recover", stack)
+        verdict = "recovered" if code == 0 else f"exited {code}"
+        return code == 0, f"{recovery_command(stack)} {verdict}; see {log}"
+
+    return recover
 
 
 def locks_for(backend_url: str) -> Any:

@@ -247,24 +247,72 @@ def _check_wave(
             _judge(ledger, rollout_id, wave, stack, opts)
 
 
+def _settle_heartbeats(
+    ledger: lg.Ledger, rollout_id: str, display: Display, stale_after: float
+) -> None:
+    """A runner killed a moment ago still looks alive: its last beat is fresh. Wait until each
+    running stack's beat either goes stale (its runner is dead: resume takes it over) or keeps
+    coming (a live runner: this one joins it), instead of waiting for it forever."""
+    seen: dict[str, float] = {}
+    deadline = time.time() + stale_after + 2 * POLL_S
+    while time.time() < deadline:
+        now = time.time()
+        fresh: dict[str, float] = {
+            r.stack: r.heartbeat
+            for r in ledger.stacks(rollout_id)
+            if r.status == lg.RUNNING
+            and r.heartbeat is not None
+            and r.heartbeat >= now - stale_after
+        }
+        if not fresh or any(seen.get(s, b) != b for s, b in fresh.items()):
+            return  # none to settle, or one beats again: its runner lives
+        if not seen:
+            display.note(
+                f"{', '.join(sorted(fresh))}: last beat {now - max(fresh.values()):.0f} s ago; "
+                f"waiting up to {stale_after:.0f} s to tell a dead runner from a live one"
+            )
+        seen = fresh
+        time.sleep(POLL_S)
+
+
 def resume(
     ledger: lg.Ledger,
     rollout_id: str,
     locked: Callable[[str], list[str]],
     display: Display,
     stale_after: float = STALE_AFTER_S,
+    recover: Callable[[str], tuple[bool, str]] | None = None,
 ) -> None:
-    """Make a halted or killed rollout runnable again without redoing finished stacks."""
+    """Make a halted or killed rollout runnable again without redoing finished stacks.
+
+    A stack whose run was killed keeps the engine's lock and the creates that were in flight.
+    With `recover` (`kuntapilvi recover STACK`: a stale lock cleared, what the killed run made
+    adopted into the state) it runs again; without it, or when recover leaves something to a
+    person, it stays locked and counts against the tolerance."""
+    _settle_heartbeats(ledger, rollout_id, display, stale_after)
     applied = ledger.applied()
     rows = {r.stack: r for r in ledger.stacks(rollout_id)}
-    for stack in ledger.reopen(rollout_id, stale_after):
-        row = rows[stack]
+
+    def still_locked(stack: str) -> str | None:
         locks = locked(stack)
-        if locks:
-            message = (
-                f"the killed run left its lock ({', '.join(locks)}); check the stack and "
-                f"run '{recovery_command(stack)}', then resume again"
+        if not locks:
+            return None
+        if recover is None:
+            return (
+                f"the killed run left its lock ({', '.join(locks)}); check the stack and run "
+                f"'{recovery_command(stack)}', then resume again"
             )
+        ok, detail = recover(stack)
+        display.note(f"{stack}: {detail}")
+        if ok and not locked(stack):
+            return None
+        return f"{detail}; settle what it lists, then resume again"
+
+    reopened = ledger.reopen(rollout_id, stale_after)
+    for stack in reopened:
+        row = rows[stack]
+        message = still_locked(stack)
+        if message:
             ledger.finish(rollout_id, stack, lg.LOCKED, message=message)
             display.finished(stack, row.wave, lg.LOCKED, message)
         elif applied.get(stack, {}).get("fingerprint") == row.fingerprint:
@@ -273,9 +321,11 @@ def resume(
         else:
             ledger.requeue(rollout_id, stack)
             display.note(f"{stack}: its run was killed before it applied; queued again")
-    # A stack locked by an earlier kill runs again once `kuntapilvi recover` has cleared its
-    # lock; while the lock is there it stays locked and counts against the tolerance.
+    # A stack locked by an earlier kill runs again once its lock is gone (recovered here, or
+    # by a person since).
     for row in ledger.stacks(rollout_id):
-        if row.status == lg.LOCKED and not locked(row.stack):
+        if row.stack in reopened or row.status != lg.LOCKED:
+            continue
+        if still_locked(row.stack) is None:
             ledger.requeue(rollout_id, row.stack)
             display.note(f"{row.stack}: its lock is gone (recovered); queued again")

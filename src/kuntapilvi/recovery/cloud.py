@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from kuntapilvi.recovery.match import (
+    DNS_ZONE,
     FLOATING_IP,
     FLOATING_IP_ASSOCIATE,
     GROUP,
@@ -17,16 +18,23 @@ from kuntapilvi.recovery.match import (
     NETWORK,
     PORT,
     PROJECT,
+    QOS_BANDWIDTH_RULE,
+    QOS_POLICY,
     QUOTA_COMPUTE,
     QUOTA_NETWORK,
     QUOTA_VOLUME,
+    RBAC_POLICY,
     ROLE_ASSIGNMENT,
     ROUTER,
     ROUTER_INTERFACE,
+    ROUTER_ROUTE,
     SEC_GROUP,
     SEC_GROUP_RULE,
+    SERVER_GROUP,
     SUBNET,
     TENANT_KEY,
+    USER,
+    USER_MEMBERSHIP,
     VOLUME,
     VOLUME_ATTACH,
     CloudResource,
@@ -171,6 +179,8 @@ def keyed(conn: Any, op: PendingOp, region: str = "") -> list[CloudResource]:
             and r.remote_ip_prefix == i.get("remoteIpPrefix")
             and r.remote_group_id == i.get("remoteGroupId")
         ]
+    if op.type in _KEYED_MORE:
+        return _KEYED_MORE[op.type](conn, i)
     if op.type == FLOATING_IP_ASSOCIATE:
         address, port = i.get("floatingIp"), i.get("portId")
         return [
@@ -179,6 +189,97 @@ def keyed(conn: Any, op: PendingOp, region: str = "") -> list[CloudResource]:
             if port and f.port_id == port
         ]
     return []
+
+
+def _router_route(conn: Any, i: dict[str, Any]) -> list[CloudResource]:
+    # A route is an entry of its router's `routes`, with no id of its own; the provider names
+    # it "<router id>-route-<destination>-<next hop>".
+    router = conn.network.find_router(i.get("routerId") or "", ignore_missing=True)
+    destination, hop = i.get("destinationCidr"), i.get("nextHop")
+    if router is None or not any(
+        r.get("destination") == destination and r.get("nexthop") == hop for r in router.routes or []
+    ):
+        return []
+    return [CloudResource(ROUTER_ROUTE, f"{router.id}-route-{destination}-{hop}", "")]
+
+
+def _qos_policy(conn: Any, i: dict[str, Any]) -> list[CloudResource]:
+    query = {"name": i.get("name")}
+    if i.get("projectId"):
+        query["project_id"] = i["projectId"]
+    return [CloudResource(QOS_POLICY, q.id, q.name) for q in conn.network.qos_policies(**query)]
+
+
+def _qos_rule(conn: Any, i: dict[str, Any]) -> list[CloudResource]:
+    policy = i.get("qosPolicyId")
+    if not policy or conn.network.find_qos_policy(policy, ignore_missing=True) is None:
+        return []
+    return [
+        # The provider's id for a QoS rule is "<policy id>/<rule id>".
+        CloudResource(QOS_BANDWIDTH_RULE, f"{policy}/{r.id}", "")
+        for r in conn.network.qos_bandwidth_limit_rules(policy)
+        if (r.direction or "egress") == (i.get("direction") or "egress")
+    ]
+
+
+def _rbac_policy(conn: Any, i: dict[str, Any]) -> list[CloudResource]:
+    return [
+        CloudResource(RBAC_POLICY, r.id, "")
+        for r in conn.network.rbac_policies(
+            object_id=i.get("objectId"),
+            object_type=i.get("objectType"),
+            action=i.get("action"),
+            target_project_id=i.get("targetTenant"),
+        )
+    ]
+
+
+def _user(conn: Any, i: dict[str, Any]) -> list[CloudResource]:
+    query = {"name": i.get("name"), **({"domain_id": i["domainId"]} if i.get("domainId") else {})}
+    return [CloudResource(USER, u.id, u.name) for u in conn.identity.users(**query)]
+
+
+def _membership(conn: Any, i: dict[str, Any]) -> list[CloudResource]:
+    user, group = i.get("userId"), i.get("groupId")
+    if not user or not group:
+        return []
+    from openstack import exceptions
+
+    try:
+        member = conn.identity.check_user_in_group(user, group)
+    except exceptions.NotFoundException:  # the user or the group is gone: nothing to adopt
+        return []
+    # The provider's id for a membership is "<user id>/<group id>".
+    return [CloudResource(USER_MEMBERSHIP, f"{user}/{group}", "")] if member else []
+
+
+def _server_group(conn: Any, i: dict[str, Any]) -> list[CloudResource]:
+    # Server groups carry neither tags nor metadata; their names carry the tenant's stack.
+    return [
+        CloudResource(SERVER_GROUP, g.id, g.name, project_id=g.project_id or "")
+        for g in conn.compute.server_groups(all_projects=True)
+        if g.name == i.get("name")
+    ]
+
+
+def _dns_zone(conn: Any, i: dict[str, Any]) -> list[CloudResource]:
+    # Zone names are unique in the whole cloud, whichever project holds them.
+    return [
+        CloudResource(DNS_ZONE, z.id, z.name, project_id=z.project_id or "")
+        for z in conn.dns.zones(name=i.get("name"), all_projects=True)
+    ]
+
+
+_KEYED_MORE: dict[str, Callable[[Any, dict[str, Any]], list[CloudResource]]] = {
+    ROUTER_ROUTE: _router_route,
+    QOS_POLICY: _qos_policy,
+    QOS_BANDWIDTH_RULE: _qos_rule,
+    RBAC_POLICY: _rbac_policy,
+    USER: _user,
+    USER_MEMBERSHIP: _membership,
+    SERVER_GROUP: _server_group,
+    DNS_ZONE: _dns_zone,
+}
 
 
 def inventory(
@@ -220,6 +321,17 @@ def delete(conn: Any, resource: CloudResource, timeout: float = 300) -> None:
         conn.identity.delete_group(resource.id, ignore_missing=True)
     elif t == PROJECT:
         conn.identity.delete_project(resource.id, ignore_missing=True)
+    elif t == ROUTER_ROUTE:
+        router, _, route = resource.id.partition("-route-")
+        destination, _, hop = route.rpartition("-")
+        body = {"router": {"routes": [{"destination": destination, "nexthop": hop}]}}
+        conn.network.remove_extra_routes_from_router(router, body)
+    elif t == QOS_BANDWIDTH_RULE:
+        policy, _, rule = resource.id.partition("/")
+        conn.network.delete_qos_bandwidth_limit_rule(rule, policy, ignore_missing=True)
+    elif t == USER_MEMBERSHIP:
+        user, _, group = resource.id.partition("/")
+        conn.identity.remove_user_from_group(user, group)
     else:
         deleter = {
             NETWORK: conn.network.delete_network,
@@ -228,6 +340,11 @@ def delete(conn: Any, resource: CloudResource, timeout: float = 300) -> None:
             PORT: conn.network.delete_port,
             SEC_GROUP: conn.network.delete_security_group,
             FLOATING_IP: conn.network.delete_ip,
+            QOS_POLICY: conn.network.delete_qos_policy,
+            RBAC_POLICY: conn.network.delete_rbac_policy,
+            USER: conn.identity.delete_user,
+            SERVER_GROUP: conn.compute.delete_server_group,
+            DNS_ZONE: conn.dns.delete_zone,
         }[t]
         deleter(resource.id, ignore_missing=True)
 

@@ -1,8 +1,10 @@
-"""Stack locks of a self-managed (file) backend: whose they are, and whether the holder lives.
+"""Stack locks of a self-managed backend (file or PostgreSQL): whose they are, and whether the
+holder lives.
 
-The engine writes `.pulumi/locks/<org>/<project>/<stack>/<uuid>.json` holding the pid, user,
-host and time of the process that took it, and removes it when that process ends normally.
-A process killed with SIGKILL leaves it behind, and it never expires by itself."""
+The engine writes `.pulumi/locks/<org>/<project>/<stack>/<uuid>.json` (a file, or a row of the
+PostgreSQL backend's table) holding the pid, user, host and time of the process that took it,
+and removes it when that process ends normally. A process killed with SIGKILL leaves it behind,
+and it never expires by itself."""
 
 from __future__ import annotations
 
@@ -14,9 +16,9 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 from kuntapilvi.errors import KuntapilviError
+from kuntapilvi.statestore import Store, lock_prefixes
 
 # A CI job that holds a lock longer than this is not a job any more (GitHub's own job timeout
 # is 6 h): past it, a lock whose holder cannot be asked is presumed dead.
@@ -25,7 +27,7 @@ DEFAULT_LEASE = dt.timedelta(hours=6)
 
 @dataclass(frozen=True, slots=True)
 class Lock:
-    path: Path
+    key: str
     pid: int
     username: str
     hostname: str
@@ -43,14 +45,6 @@ class Verdict:
     reason: str
 
 
-def file_backend_dir(backend_url: str) -> Path | None:
-    """The folder of a file:// backend, or None for any other backend."""
-    parsed = urlparse(backend_url)
-    if parsed.scheme != "file":
-        return None
-    return Path(unquote(parsed.netloc + parsed.path)).expanduser()
-
-
 def _parse_time(text: str) -> dt.datetime | None:
     # Go writes nanoseconds and 'Z'; fromisoformat takes at most microseconds.
     text = re.sub(r"(\.\d{6})\d+", r"\1", text.strip()).replace("Z", "+00:00")
@@ -60,25 +54,23 @@ def _parse_time(text: str) -> dt.datetime | None:
         return None
 
 
-def read_locks(backend_dir: Path, stack: str, project: str = "kuntapilvi") -> list[Lock]:
-    """Every lock file of `stack` in a file backend (organization-scoped layout)."""
+def read_locks(store: Store, stack: str) -> list[Lock]:
+    """Every lock of `stack` in the backend."""
     found: list[Lock] = []
-    root = backend_dir / ".pulumi" / "locks"
-    folders = [root / "organization" / project / stack, root / stack]
-    for folder in folders:
-        if not folder.is_dir():
-            continue
-        for path in sorted(folder.glob("*.json")):
+    for prefix in lock_prefixes(stack):
+        for key in store.keys(prefix):
+            if not key.endswith(".json"):
+                continue
             try:
-                raw = json.loads(path.read_text())
-            except (OSError, ValueError) as exc:
+                raw = json.loads(store.read(key))
+            except ValueError as exc:
                 raise KuntapilviError(
-                    f"{path}: the lock file cannot be read ({exc}); look at it and delete it by "
-                    "hand if no pulumi runs on the stack"
+                    f"{key}: the lock cannot be read ({exc}); look at it and delete it by hand "
+                    "if no pulumi runs on the stack"
                 ) from None
             found.append(
                 Lock(
-                    path=path,
+                    key=key,
                     pid=int(raw.get("pid", 0)),
                     username=str(raw.get("username", "")),
                     hostname=str(raw.get("hostname", "")),

@@ -38,12 +38,22 @@ ROLE_ASSIGNMENT = "openstack:identity/roleAssignment:RoleAssignment"
 KEYPAIR = "openstack:compute/keypair:Keypair"
 GROUP = "openstack:identity/groupV3:GroupV3"
 PROJECT = "openstack:identity/project:Project"
+USER = "openstack:identity/user:User"
+USER_MEMBERSHIP = "openstack:identity/userMembershipV3:UserMembershipV3"
+ROUTER_ROUTE = "openstack:networking/routerRoute:RouterRoute"
+QOS_POLICY = "openstack:networking/qosPolicy:QosPolicy"
+QOS_BANDWIDTH_RULE = "openstack:networking/qosBandwidthLimitRule:QosBandwidthLimitRule"
+RBAC_POLICY = "openstack:networking/rbacPolicyV2:RbacPolicyV2"
+SERVER_GROUP = "openstack:compute/serverGroup:ServerGroup"
+DNS_ZONE = "openstack:dns/zone:Zone"
 
 TAGGED = (INSTANCE, PORT, NETWORK, SUBNET, ROUTER, SEC_GROUP, FLOATING_IP, VOLUME)
 """Types found by their tenant and logical-name tags (or metadata)."""
 KEYED = (
     VOLUME_ATTACH, ROUTER_INTERFACE, SEC_GROUP_RULE, FLOATING_IP_ASSOCIATE,
     QUOTA_COMPUTE, QUOTA_VOLUME, QUOTA_NETWORK, ROLE_ASSIGNMENT, KEYPAIR, GROUP, PROJECT,
+    USER, USER_MEMBERSHIP, ROUTER_ROUTE, QOS_POLICY, QOS_BANDWIDTH_RULE, RBAC_POLICY,
+    SERVER_GROUP, DNS_ZONE,
 )  # fmt: skip
 """Types found by the inputs the cloud keeps unique (a project's quotas, a name in a domain)."""
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from kuntapilvi import statestore
 from kuntapilvi.recovery import cloud, locks, state
 from kuntapilvi.recovery.engine import Engine
 from kuntapilvi.recovery.match import Match, Outcome, match, short
@@ -113,16 +114,16 @@ def clear_stale_locks(
     reachable: Callable[[str], bool] = locks.host_reachable,
 ) -> bool:
     """False when a live lock means another run is under way (then nothing else is done)."""
-    folder = locks.file_backend_dir(engine.backend_url)
-    if folder is None:
+    if not statestore.supported(engine.backend_url):
         report.messages.append(
             f"locks of a {engine.backend_url.split(':', 1)[0]}:// backend are not inspected; if "
             "`pulumi up` says the stack is locked, check its holder, then `pulumi cancel`"
         )
         return True
+    store = statestore.Store(engine.backend_url)
     verdicts = [
         locks.judge(k, this_host=this_host, now=now, lease=lease, alive=alive, reachable=reachable)
-        for k in locks.read_locks(folder, stack)
+        for k in locks.read_locks(store, stack)
     ]
     live = [v for v in verdicts if not v.stale]
     if live:
@@ -132,7 +133,7 @@ def clear_stale_locks(
             )
         return False
     for v in verdicts:
-        v.lock.path.unlink(missing_ok=True)
+        store.delete(v.lock.key)
         report.messages.append(f"cleared a stale lock ({v.lock.describe()}): {v.reason}")
     return True
 

@@ -66,7 +66,15 @@ class Pricing(StrictModel):
 
 
 ParamType = Literal[
-    "string", "integer", "number", "boolean", "cidr", "cidr-list", "dns-label", "admin-list"
+    "string",
+    "integer",
+    "number",
+    "boolean",
+    "cidr",
+    "cidr-list",
+    "dns-label",
+    "admin-list",
+    "account-list",
 ]
 
 
@@ -237,6 +245,7 @@ Module = Literal[
     "capacity.backup",
     "office.server",
     "user.admin-access",
+    "user.accounts",
 ]
 
 
