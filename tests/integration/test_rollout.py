@@ -2,7 +2,7 @@
 PostgreSQL state backend and the rollout ledger in one private database (scripts/postgres).
 
 A private project copy with the centre and four small tenants (kajaani and lahti use
-office.print, turku and oulunkaari do not; espoo is left out for time). The first rollout
+office.print, turku and kainuunliitto do not; espoo is left out for time). The first rollout
 builds everything (the centre first and alone); then a port change of office.print reaches
 exactly its users, canary first; a second rollout does nothing; a rollout killed during its bake
 time is resumed without applying a stack twice; a tenant that fails in wave 1 halts the rollout
@@ -28,7 +28,7 @@ import yaml
 pytestmark = [pytest.mark.integration, pytest.mark.extended]
 REPO = Path(__file__).resolve().parents[2]
 KP = str(REPO / ".venv" / "bin" / "kuntapilvi")
-TENANTS = ("kajaani", "lahti", "oulunkaari", "turku")
+TENANTS = ("kajaani", "lahti", "kainuunliitto", "turku")
 PRINT_USERS = {"kajaani", "lahti"}
 
 
@@ -232,7 +232,7 @@ def test_a_killed_rollout_resumes_without_applying_a_stack_twice(fleet: Fleet) -
     assert {s: after[s] - before[s] for s in TENANTS} == {
         "kajaani": 1,
         "lahti": 1,
-        "oulunkaari": 0,
+        "kainuunliitto": 0,
         "turku": 0,
     }
 
@@ -258,7 +258,7 @@ def _failing_engine(fleet: Fleet, stack: str) -> dict[str, str]:
 
 def test_a_failure_in_wave_one_halts_at_the_tolerance(fleet: Fleet) -> None:
     # A card every tenant uses: canary kajaani, then wave-1 (34 % of three: lahti and
-    # oulunkaari, side by side), then turku.
+    # kainuunliitto, side by side), then turku.
     fleet.describe_card(" (halting)")
     planned = fleet.plan()
     assert {s["stack"] for s in planned["stacks"] if s["action"] == "up"} == set(TENANTS)
@@ -268,16 +268,16 @@ def test_a_failure_in_wave_one_halts_at_the_tolerance(fleet: Fleet) -> None:
     record = fleet.rollout("halting")
     statuses = {r["stack"]: r["status"] for r in record["stacks"]}
     assert record["status"] == "halted"
-    # oulunkaari was running beside lahti when it failed: running stacks finish.
+    # kainuunliitto was running beside lahti when it failed: running stacks finish.
     assert statuses == {
         "kajaani": "succeeded",
         "lahti": "failed",
-        "oulunkaari": "succeeded",
+        "kainuunliitto": "succeeded",
         "turku": "halted",
     }
     assert "tolerance" in (record["halted_reason"] or "")
     # The cause fixed (the real engine again): resume finishes it; finished stacks stay done.
-    done_before = {s: fleet.updates(s) for s in ("kajaani", "oulunkaari")}
+    done_before = {s: fleet.updates(s) for s in ("kajaani", "kainuunliitto")}
     resumed = fleet.kp("rollout", "resume", "halting")
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert {r["status"] for r in fleet.rollout("halting")["stacks"]} == {"succeeded"}
