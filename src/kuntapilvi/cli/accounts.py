@@ -17,8 +17,8 @@ from rich.markup import escape
 
 from kuntapilvi.accounts import directory_service, request_json, sync_command
 from kuntapilvi.checks.connect import describe_error, ssh_client
-from kuntapilvi.checks.inventory import build_inventory, servers_from_json, stack_servers
-from kuntapilvi.cli.check import with_logins
+from kuntapilvi.checks.inventory import build_inventory
+from kuntapilvi.cli.check import tenant_servers, with_logins
 from kuntapilvi.cli.common import boundary, err, out
 from kuntapilvi.cli.edge import find_root
 from kuntapilvi.errors import CloudError, InvalidInput, KuntapilviError
@@ -71,14 +71,7 @@ def sync_cmd(
     directory = directory_service(spec)
     if directory is None:
         raise KuntapilviError(f"tenant '{tenant}' has no office.directory to hold accounts")
-    if inventory is not None:
-        try:
-            text = inventory.read_text()
-        except OSError as exc:
-            raise KuntapilviError(f"cannot read {inventory}: {exc.strerror}") from None
-        servers = servers_from_json(text, str(inventory))
-    else:
-        servers = stack_servers(tenant, paths.root)
+    servers = tenant_servers(tenant, paths.root, inventory)
     name = server_name(spec, directory)
     if name not in servers:
         raise KuntapilviError(

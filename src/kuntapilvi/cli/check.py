@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -31,6 +31,17 @@ from kuntapilvi.validate import validate
 # The centre's admin user, made by every server template (templates/cloud-init/_base.yaml.j2)
 # with the centre's keys and sudo.
 ADMIN_USER = "yllapito"
+
+
+def tenant_servers(tenant: str, root: Path, inventory: Path | None) -> dict[str, dict[str, Any]]:
+    """The tenant's servers: from an inventory file when given, else from its stack outputs."""
+    if inventory is None:
+        return stack_servers(tenant, root)
+    try:
+        text = inventory.read_text()
+    except OSError as exc:
+        raise KuntapilviError(f"cannot read {inventory}: {exc.strerror}") from None
+    return servers_from_json(text, str(inventory))
 
 
 @boundary
@@ -80,14 +91,7 @@ def check_command(
     print a table per server; a server that cannot be reached fails, it is never skipped."""
     paths = find_root()
     model = validate(paths, [tenant]).require_ok()
-    if inventory is not None:
-        try:
-            text = inventory.read_text()
-        except OSError as exc:
-            raise KuntapilviError(f"cannot read {inventory}: {exc.strerror}") from None
-        servers = servers_from_json(text, str(inventory))
-    else:
-        servers = stack_servers(tenant, paths.root)
+    servers = tenant_servers(tenant, paths.root, inventory)
     hosts = build_inventory(model, tenant, servers)
     if not hosts:
         raise KuntapilviError(f"tenant '{tenant}' has no servers to check")
