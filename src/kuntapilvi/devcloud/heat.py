@@ -13,8 +13,6 @@ stack-user domain Heat expects, then heat-api (gunicorn, port 8004) and heat-eng
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -23,7 +21,8 @@ from kuntapilvi.devcloud import bootstrap, processes
 from kuntapilvi.devcloud import services as svc
 from kuntapilvi.devcloud.config import Context, environment
 from kuntapilvi.devcloud.errors import DevcloudError
-from kuntapilvi.devcloud.paths import Paths, constraints_text, pins_hash
+from kuntapilvi.devcloud.install import build_venv
+from kuntapilvi.devcloud.paths import Paths, pins_hash
 
 # The release matching the service venv's (nova 34, keystone 30: 2026.2).
 HEAT_VERSION = "27.0.1"
@@ -56,22 +55,7 @@ def install(paths: Paths) -> str:
 
     shutil.rmtree(target, ignore_errors=True)
     paths.cache.mkdir(parents=True, exist_ok=True)
-    constraints = paths.cache / f"{target.name}.constraints.txt"
-    constraints.write_text(constraints_text())
-    log = paths.log("install-heat")
-    log.parent.mkdir(parents=True, exist_ok=True)
-    steps = [
-        [sys.executable, "-m", "venv", str(target)],
-        [str(target / "bin" / "python"), "-m", "pip", "install", "--quiet",
-         "--disable-pip-version-check", "-c", str(constraints), *PACKAGES],
-    ]
-    with log.open("ab") as out:
-        for argv in steps:
-            out.write(f"\n==== {' '.join(argv)}\n".encode())
-            out.flush()
-            rc = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT).returncode
-            if rc != 0:
-                raise DevcloudError(f"Installing Heat into {target} failed (exit {rc}).", log)
+    build_venv(target, PACKAGES, paths.cache, paths.log("install-heat"), "Heat")
     (target / _READY).write_text(HEAT_VERSION + "\n")
     return str(target)
 

@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from kuntapilvi.devcloud.errors import DevcloudError
@@ -74,21 +75,18 @@ def venv_ready(paths: Paths) -> bool:
     return (paths.venv / _READY_STAMP).is_file()
 
 
-def install_venv(paths: Paths, log: Path) -> None:
-    """Build the service venv; only a finished install writes the ready stamp, so an
-    interrupted one is rebuilt from scratch instead of looking usable."""
-    if venv_ready(paths):
-        return
-    paths.cache.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(paths.venv, ignore_errors=True)
-    constraints = paths.cache / f"{paths.venv.name}.constraints.txt"
+def build_venv(
+    target: Path, packages: Sequence[str], cache: Path, log: Path, what: str
+) -> None:
+    """A fresh venv at `target` with `packages` pinned by devcloud's constraints (written
+    beside it in `cache`); each step's output goes to `log`."""
+    constraints = cache / f"{target.name}.constraints.txt"
     constraints.write_text(constraints_text())
     log.parent.mkdir(parents=True, exist_ok=True)
-    python = sys.executable
     steps = [
-        [python, "-m", "venv", str(paths.venv)],
-        [str(paths.venv_bin("python")), "-m", "pip", "install", "--quiet",
-         "--disable-pip-version-check", "-c", str(constraints), *SERVICE_PACKAGES],
+        [sys.executable, "-m", "venv", str(target)],
+        [str(target / "bin" / "python"), "-m", "pip", "install", "--quiet",
+         "--disable-pip-version-check", "-c", str(constraints), *packages],
     ]
     with log.open("ab") as out:
         for argv in steps:
@@ -96,8 +94,15 @@ def install_venv(paths: Paths, log: Path) -> None:
             out.flush()
             rc = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT).returncode
             if rc != 0:
-                raise DevcloudError(
-                    f"Installing the OpenStack services into {paths.venv} failed (exit {rc}).",
-                    log,
-                )
+                raise DevcloudError(f"Installing {what} into {target} failed (exit {rc}).", log)
+
+
+def install_venv(paths: Paths, log: Path) -> None:
+    """Build the service venv; only a finished install writes the ready stamp, so an
+    interrupted one is rebuilt from scratch instead of looking usable."""
+    if venv_ready(paths):
+        return
+    paths.cache.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(paths.venv, ignore_errors=True)
+    build_venv(paths.venv, SERVICE_PACKAGES, paths.cache, log, "the OpenStack services")
     (paths.venv / _READY_STAMP).write_text(constraints_text())
